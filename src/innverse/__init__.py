@@ -1,0 +1,7 @@
+"""innverse: exactly invertible neural networks for imaging inverse problems."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

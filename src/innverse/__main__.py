@@ -1,0 +1,3 @@
+from innverse.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,18 @@
+import pytest
+import torch
+
+from innverse.paths import data_path
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    torch.set_num_threads(2)
+    yield
+
+
+def require_data(*parts: str):
+    """Return the path under the data root, or skip the test cleanly when it is absent."""
+    p = data_path(*parts)
+    if p is None:
+        pytest.skip(f"data not available: {'/'.join(parts)} (set INNVERSE_DATA)")
+    return p
