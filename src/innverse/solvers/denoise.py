@@ -1,0 +1,223 @@
+"""Denoising on tensors: model choice, noise estimation, colour handling and tiling.
+
+Everything here works on float tensors (B,C,H,W) in [0, 1] with σ on the same *data scale*
+(σ₂₅₅ / 255).  The user-facing wrappers in :mod:`innverse.api` and the CLI take σ on the 0–255 scale.
+
+Model choice goes through :func:`default_denoiser_name` (non-blind, σ given) and the constants
+:data:`BLIND_DENOISER` / :data:`NOISE_ESTIMATOR` (σ unknown), so that it is adjusted in one place.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from innverse.data import color as colorlib
+from innverse.errors import UserError
+from innverse.solvers.tiled import tiled_apply
+
+__all__ = [
+    "BLIND_DENOISER",
+    "NOISE_ESTIMATOR",
+    "DEFAULT_TILE",
+    "DEFAULT_OVERLAP",
+    "resolve_device",
+    "check_sigma",
+    "default_denoiser_name",
+    "get_model",
+    "get_denoiser",
+    "get_estimator",
+    "min_size_of",
+    "model_device",
+    "estimate_gray",
+    "estimate_sigma",
+    "denoise_tensor",
+    "sigma_list",
+]
+
+BLIND_DENOISER = "winnet-blind"
+NOISE_ESTIMATOR = "nenet"
+DEFAULT_TILE = 256
+DEFAULT_OVERLAP = 32
+_NONBLIND = {15.0: "winnet-s15", 25.0: "winnet-s25", 50.0: "winnet-s50"}
+_BLIND_RANGE = (0.0, 55.0)  # σ range (0–255 scale) the blind model was trained on
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None`` → CUDA when available else CPU; an unavailable device → :class:`UserError`."""
+    if device is None or device == "":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise UserError(f"unknown device {device!r} (use cpu or cuda)") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("device 'cuda' requested but CUDA is not available (use --device cpu)")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise UserError(f"device {device!r} does not exist ({torch.cuda.device_count()} CUDA devices)")
+    if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise UserError("device 'mps' requested but it is not available")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise UserError(f"unsupported device {device!r} (use cpu or cuda)")
+    return dev
+
+
+def check_sigma(sigma: Any, name: str = "sigma") -> float | None:
+    """Validate a noise level on the 0–255 scale: a finite number in [0, 255] (or None)."""
+    if sigma is None:
+        return None
+    if isinstance(sigma, bool):
+        raise UserError(f"{name} must be a number on the 0-255 scale, got {sigma!r}")
+    try:
+        s = float(sigma)
+    except (TypeError, ValueError):
+        raise UserError(f"{name} must be a number on the 0-255 scale, got {sigma!r}") from None
+    if math.isnan(s):
+        raise UserError(f"{name} must be a number, got NaN")
+    if s < 0:
+        raise UserError(f"{name} must be >= 0 (0-255 scale), got {s:g}")
+    if s > 255:
+        raise UserError(f"{name} must be <= 255 (0-255 scale), got {s:g}")
+    return s
+
+
+def default_denoiser_name(sigma255: float) -> str:
+    """The pretrained denoiser used for a known σ (0–255 scale).
+
+    Delegates to ``innverse.models.default_denoiser`` when the models package provides it; otherwise:
+    the non-blind model for 15/25/50 when σ is within 1 of it, the blind model inside its training range
+    [0, 55], and the σ=50 model above it.
+    """
+    try:
+        from innverse import models
+
+        pick = getattr(models, "default_denoiser", None)
+    except ImportError:
+        pick = None
+    if pick is not None:
+        name = pick(sigma255)
+        if isinstance(name, str):
+            return name
+    for level, name in _NONBLIND.items():
+        if abs(sigma255 - level) <= 1.0:
+            return name
+    if sigma255 <= _BLIND_RANGE[1]:
+        return BLIND_DENOISER
+    return _NONBLIND[50.0]
+
+
+def get_model(model: str | nn.Module | Any, device: torch.device) -> Any:
+    """A ready model: an ``nn.Module`` (or any callable) is used as given, a name or path is loaded."""
+    if not isinstance(model, str | os.PathLike):
+        if isinstance(model, nn.Module):
+            model.eval()
+        return model
+    try:
+        from innverse.models import load_model
+    except ImportError:
+        raise UserError(
+            "pretrained models are not available in this installation (innverse.models)"
+        ) from None
+    return load_model(str(model), device=str(device))
+
+
+def get_denoiser(model: Any, sigma255: float | None, device: torch.device) -> Any:
+    """The denoiser for σ (0–255 scale; None → blind): ``model`` when given, else the default choice."""
+    if model is None:
+        model = BLIND_DENOISER if sigma255 is None else default_denoiser_name(sigma255)
+    m = get_model(model, device)
+    if isinstance(model, str | os.PathLike) and getattr(m, "kind", None) == "nenet":
+        raise UserError(f"{model}: is a noise estimator (NENet) checkpoint, not a denoiser")
+    return m
+
+
+def get_estimator(estimator: Any, device: torch.device) -> Any:
+    """The noise estimator: ``estimator`` when given, else the pretrained NENet."""
+    name = NOISE_ESTIMATOR if estimator is None else estimator
+    m = get_model(name, device)
+    kind = getattr(m, "kind", None)
+    if isinstance(name, str | os.PathLike) and kind is not None and kind != "nenet":
+        raise UserError(f"{name}: is a {kind} checkpoint, not a noise estimator (NENet)")
+    return m
+
+
+def min_size_of(*models: Any) -> int:
+    """The largest ``min_size`` attribute among the models (1 when none declares one)."""
+    return max([int(getattr(m, "min_size", 1) or 1) for m in models if m is not None] + [1])
+
+
+def model_device(model: Any, fallback: torch.device) -> torch.device:
+    """The device of a module's first parameter or buffer, else ``fallback``."""
+    if isinstance(model, nn.Module):
+        for p in model.parameters():
+            return p.device
+        for b in model.buffers():
+            return b.device
+    return fallback
+
+
+def estimate_gray(estimator: Any, y: torch.Tensor) -> torch.Tensor:
+    """σ̂ (N,) of a gray batch (N,1,H,W) on the data scale.
+
+    The whole image is used (NENet pools over every patch and bounds its own memory), so the estimate
+    does not depend on a tiling.
+    """
+    return estimator(y).reshape(y.shape[0]).to(torch.float32)
+
+
+@torch.no_grad()
+def estimate_sigma(x: torch.Tensor, estimator: Any) -> torch.Tensor:
+    """Noise std per image (B,) on the data scale, for gray or colour (B,C,H,W) input.
+
+    Colour images: the estimator (a gray model) runs on R, G and B separately and the three estimates
+    are averaged.
+    """
+    b, c, h, w = x.shape
+    dev = model_device(estimator, x.device)
+    y = x.to(dev, torch.float32).reshape(b * c, 1, h, w)
+    s = estimate_gray(estimator, y).reshape(b, c).mean(dim=1)
+    return s.clamp_min(0.0).to(x.device)
+
+
+@torch.no_grad()
+def denoise_tensor(
+    x: torch.Tensor,
+    sigma: float | torch.Tensor,
+    model: Any,
+    tile: int | None = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
+    color: str = colorlib.DEFAULT_COLOR_SPACE,
+) -> torch.Tensor:
+    """Denoise (B,C,H,W) in [0, 1], C ∈ {1, 3}, with a gray ``model(y, sigma)``; σ on the data scale.
+
+    ``sigma``: a float or a (B,) tensor.  Colour images are transformed with ``color`` (see
+    :mod:`innverse.data.color`) and the three channels denoised as one batch.  Runs on the model's
+    device; returns a float32 tensor on ``x``'s device.
+    """
+    if x.dim() != 4 or x.shape[1] not in (1, 3):
+        raise ValueError(f"denoise_tensor expects (B,1,H,W) or (B,3,H,W), got {tuple(x.shape)}")
+    if color not in colorlib.COLOR_SPACES:
+        raise UserError(f"unknown colour handling {color!r} (choose from {', '.join(colorlib.COLOR_SPACES)})")
+    b = x.shape[0]
+    dev = model_device(model, x.device)
+    xin = x.to(dev, torch.float32)
+    sig = torch.as_tensor(sigma, dtype=torch.float32, device=dev).reshape(-1).expand(b).contiguous()
+
+    def gray(y: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        return tiled_apply(lambda t: model(t, s), y, tile=tile, overlap=overlap)
+
+    if x.shape[1] == 1:
+        out = gray(xin, sig)
+    else:
+        out = colorlib.denoise_color(gray, xin, sig, space=color)
+    return out.to(x.device, torch.float32)
+
+
+def sigma_list(values: torch.Tensor | Sequence[float]) -> list[float]:
+    """A (B,) data-scale tensor → a list of σ on the 0–255 scale."""
+    return [float(v) * 255.0 for v in torch.as_tensor(values).reshape(-1)]
