@@ -160,9 +160,11 @@ def denoise(
 
     ``sigma``: noise std on the 0–255 scale; ``None`` → blind: the noise estimator (NENet) estimates σ
     per image and the blind denoiser is used.  ``model``/``estimator``: a pretrained name, a checkpoint
-    path or a ready model (default: chosen from σ, see
-    :func:`innverse.solvers.denoise.default_denoiser_name`).  ``tile``/``overlap``: tiled inference
-    (``tile=None`` runs whole images).  ``color``: ``"opponent"`` (default), ``"ycbcr"`` or ``"rgb"``.
+    path or a ready model (default: the non-blind model for σ when there is one, see
+    :func:`innverse.solvers.denoise.default_denoiser_name`; the blind model when σ is estimated, and for
+    colour images, whose opponent/YCbCr channels each carry their own σ).  ``tile``/``overlap``: tiled
+    inference (``tile=None`` runs whole images).  ``color``: ``"opponent"`` (default), ``"ycbcr"`` or
+    ``"rgb"``.
 
     Returns the denoised image in the input's kind, dtype and shape; with ``return_info=True`` returns
     ``(image, info)`` where ``info["sigma"]`` lists σ per image (0–255 scale) and ``info["estimated"]``
@@ -172,7 +174,7 @@ def denoise(
     _check_color(color)
     batch = _Batch(image)
     dev = resolve_device(device)
-    den = get_denoiser(model, s255, dev)
+    den = get_denoiser(model, s255, dev, color=color if batch.x.shape[1] == 3 else None)
     est = get_estimator(estimator, dev) if s255 is None else None
     batch.check_min_size(min_size_of(den, est))
     x = batch.x.to(dev)

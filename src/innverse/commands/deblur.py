@@ -79,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     if args.tile < 0 or (args.tile and not 0 <= args.overlap < args.tile):
         raise UserError(f"--tile must be >= 0 and --overlap in [0, tile), got {args.tile}/{args.overlap}")
     kernel = load_kernel(args.kernel)
+    if Path(args.input).is_dir():
+        raise UserError(f"{args.input}: is a directory, expected an image file")
     [(src, dst)] = plan_outputs([args.input], args.output)
     if dst.is_dir():
         raise UserError(f"{dst}: is a directory, expected an output file name")

@@ -121,8 +121,8 @@ def plan_outputs(inputs: Iterable[str], output: str) -> list[tuple[Path, Path]]:
         src = Path(raw)
         if src.is_dir():
             imgs = find_images(src)
-            if not imgs:
-                print(f"innverse denoise: warning: {src}: no images found", file=sys.stderr)
+            if not imgs and len(inputs) > 1:
+                print(f"innverse: warning: {src}: no images found", file=sys.stderr)
             pairs += [(p, out / p.relative_to(src)) for p in imgs]
         else:
             pairs.append((src, out / src.name))
@@ -133,7 +133,7 @@ def plan_outputs(inputs: Iterable[str], output: str) -> list[tuple[Path, Path]]:
             raise UserError(f"{seen[key]} and {src} would both be written to {dst}")
         seen[key] = src
     if not pairs:
-        raise UserError("no input images found")
+        raise UserError(f"no images found in {', '.join(inputs)}")
     return pairs
 
 
@@ -179,17 +179,30 @@ def _caption_pair(noisy_psnr: float | None, den_psnr: float | None, sigma: float
 
 
 class _Denoiser:
-    """Models loaded once, applied per file."""
+    """Models loaded once (the gray and the colour denoiser may differ), applied per file."""
 
     def __init__(self, args: argparse.Namespace, sigma: float | None):
         self.device = resolve_device(args.device)
         self.sigma = sigma
-        self.model = get_denoiser(args.model, sigma, self.device)
-        self.estimator = get_estimator(args.estimator, self.device) if sigma is None else None
-        self.min_size = min_size_of(self.model, self.estimator)
+        self.spec = args.model
         if args.tile < 0 or (args.tile and not 0 <= args.overlap < args.tile):
             raise UserError(f"--tile must be >= 0 and --overlap in [0, tile), got {args.tile}/{args.overlap}")
         self.tile, self.overlap, self.color = args.tile or None, args.overlap, args.color
+        self.models: dict[int, object] = {}
+        self.model(1)  # load (and validate) the gray model up front: a bad --model fails before any file
+        self.estimator = get_estimator(args.estimator, self.device) if sigma is None else None
+
+    def model(self, channels: int):
+        """The denoiser for gray (1) or colour (3) images."""
+        if channels not in self.models:
+            color = self.color if channels == 3 else None
+            self.models[channels] = get_denoiser(self.spec, self.sigma, self.device, color=color)
+        return self.models[channels]
+
+    @property
+    def min_size(self) -> int:
+        """Smallest image side the loaded models accept."""
+        return min_size_of(self.models[1], self.estimator)
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, float, bool]:
         """Denoise a (1,C,H,W) tensor; returns (result, σ on 0–255 scale, estimated?)."""
@@ -198,7 +211,8 @@ class _Denoiser:
             sig = estimate_sigma(x, self.estimator)
         else:
             sig = torch.full((1,), self.sigma / 255.0, device=self.device)
-        out = denoise_tensor(x, sig, self.model, tile=self.tile, overlap=self.overlap, color=self.color)
+        model = self.model(x.shape[1])
+        out = denoise_tensor(x, sig, model, tile=self.tile, overlap=self.overlap, color=self.color)
         return out.cpu(), float(sig[0]) * 255.0, self.sigma is None
 
 

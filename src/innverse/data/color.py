@@ -1,20 +1,26 @@
 """Colour transforms for denoising colour images with a gray denoiser.
 
-A colour image is mapped to three decorrelated channels, each channel is denoised on its own with the
-gray model, and the result is mapped back.  Three ways are offered (``space``):
+A colour image is mapped to three channels, each channel is denoised on its own with the gray model,
+and the result is mapped back.  ``space`` chooses the mapping:
 
 ``"opponent"``
-    an orthonormal opponent-colour transform ``M`` (rows ``(1,1,1)/√3``, ``(1,0,-1)/√2``,
-    ``(1,-2,1)/√6``) plus the constant offset ``(0, ½, ½)`` so that the chroma channels sit around the
-    middle of the gray range.  Because ``M`` is orthonormal, i.i.d. Gaussian noise of std σ in R, G, B
-    stays i.i.d. with std σ in every transformed channel, so each channel is denoised with the same σ.
+    the orthonormal opponent-colour transform ``M`` (rows ``(1,1,1)/√3``, ``(1,0,-1)/√2``,
+    ``(1,-2,1)/√6``; :func:`rgb_to_opponent`).  Being orthonormal, it keeps i.i.d. Gaussian RGB noise of
+    std σ white, uncorrelated between channels and of std σ in every channel.  The luminance row,
+    however, spans [0, √3] on RGB data in [0, 1], and the released WINNet models break down on values
+    much above 1 (a gray crop scaled to [0, 1.73] came out at 17 dB instead of 37 dB), so for
+    denoising every opponent channel is affinely rescaled to exactly [0, 1] (a diagonal scaling:
+    channels stay uncorrelated) and is then denoised at its own σ_j = σ/(hi_j − lo_j), i.e.
+    σ·(0.577, 0.707, 0.612).
 ``"ycbcr"``
-    full-range BT.601 YCbCr (as in JPEG).  It is not orthonormal: the noise std in each channel is
-    ``σ·‖row‖`` (≈0.67σ, 0.62σ, 0.66σ) and the channels' noise is correlated.  For denoising, each
-    channel is divided by its row norm first (``ycbcr_normalised``) so that its noise std is again σ and
-    a non-blind model for σ applies; the correlation between channels is ignored.
+    full-range BT.601 YCbCr (as in JPEG; :func:`rgb_to_ycbcr`), already in [0, 1].  It is not
+    orthonormal: channel j has noise std σ·‖row_j‖ = σ·(0.669, 0.623, 0.657), and the channels' noise is
+    correlated (ignored here).
 ``"rgb"``
-    each of R, G, B denoised on its own.
+    R, G and B denoised separately at σ.
+
+Only ``"rgb"`` hands the model the σ it was given; the other two need a σ-aware (blind) model, because
+the per-channel σ_j differ from σ.  :func:`noise_gains` gives the factors σ_j/σ.
 
 All transforms are exactly invertible (up to floating-point rounding).
 """
@@ -37,6 +43,8 @@ __all__ = [
     "ycbcr_to_rgb",
     "forward",
     "inverse",
+    "noise_gains",
+    "needs_per_channel_sigma",
     "denoise_color",
 ]
 
@@ -57,7 +65,6 @@ OPPONENT = torch.tensor(
     ],
     dtype=torch.float64,
 )
-_OPPONENT_OFFSET = torch.tensor([0.0, 0.5, 0.5], dtype=torch.float64)
 
 #: full-range BT.601 (JPEG) RGB → YCbCr on data in [0, 1]; the offset is ``(0, ½, ½)``
 YCBCR = torch.tensor(
@@ -69,65 +76,93 @@ YCBCR = torch.tensor(
     dtype=torch.float64,
 )
 _YCBCR_OFFSET = torch.tensor([0.0, 0.5, 0.5], dtype=torch.float64)
-_YCBCR_NORMS = YCBCR.norm(dim=1)
 
 
-def _apply(x: torch.Tensor, m: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
-    """``m @ pixel + offset`` over the channel axis of a (B,3,H,W) tensor, computed in float64."""
+def _unit_range(m: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(A, b) with ``A·rgb + b`` = each row of ``m`` rescaled to span exactly [0, 1] over the RGB cube."""
+    lo = m.clamp(max=0).sum(dim=1)
+    hi = m.clamp(min=0).sum(dim=1)
+    scale = 1.0 / (hi - lo)
+    return m * scale[:, None], -lo * scale
+
+
+_OPP_A, _OPP_B = _unit_range(OPPONENT)
+
+
+def _affine(x: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a @ pixel + b`` over the channel axis of a (B,3,H,W) tensor, computed in float64."""
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"expected a (B,3,H,W) tensor, got shape {tuple(x.shape)}")
-    m = m.to(x.device)
-    y = torch.einsum("ij,bjhw->bihw", m, x.to(torch.float64)) + offset.to(x.device).view(1, 3, 1, 1)
-    return y.to(x.dtype)
+    y = torch.einsum("ij,bjhw->bihw", a.to(x.device), x.to(torch.float64))
+    return (y + b.to(x.device).view(1, 3, 1, 1)).to(x.dtype)
 
 
-def _unapply(y: torch.Tensor, m: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
-    inv = torch.linalg.inv(m)
-    y64 = y.to(torch.float64) - offset.to(y.device).view(1, 3, 1, 1)
-    return torch.einsum("ij,bjhw->bihw", inv.to(y.device), y64).to(y.dtype)
+def _unaffine(y: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`_affine`."""
+    if y.dim() != 4 or y.shape[1] != 3:
+        raise ValueError(f"expected a (B,3,H,W) tensor, got shape {tuple(y.shape)}")
+    y64 = y.to(torch.float64) - b.to(y.device).view(1, 3, 1, 1)
+    return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(a).to(y.device), y64).to(y.dtype)
 
 
 def rgb_to_opponent(x: torch.Tensor) -> torch.Tensor:
-    """RGB (B,3,H,W) → opponent channels (orthonormal transform plus offset ``(0, ½, ½)``)."""
-    return _apply(x, OPPONENT, _OPPONENT_OFFSET)
+    """RGB (B,3,H,W) → orthonormal opponent channels ``M·rgb`` (no offset, no scaling)."""
+    return _affine(x, OPPONENT, torch.zeros(3, dtype=torch.float64))
 
 
 def opponent_to_rgb(y: torch.Tensor) -> torch.Tensor:
-    """Inverse of :func:`rgb_to_opponent` (uses ``Mᵀ`` since ``M`` is orthonormal)."""
-    y64 = y.to(torch.float64) - _OPPONENT_OFFSET.to(y.device).view(1, 3, 1, 1)
-    return torch.einsum("ji,bjhw->bihw", OPPONENT.to(y.device), y64).to(y.dtype)
+    """Inverse of :func:`rgb_to_opponent`: ``Mᵀ·y`` since ``M`` is orthonormal."""
+    return _affine(y, OPPONENT.T.contiguous(), torch.zeros(3, dtype=torch.float64))
 
 
 def rgb_to_ycbcr(x: torch.Tensor) -> torch.Tensor:
     """RGB (B,3,H,W) in [0, 1] → full-range BT.601 YCbCr in [0, 1]."""
-    return _apply(x, YCBCR, _YCBCR_OFFSET)
+    return _affine(x, YCBCR, _YCBCR_OFFSET)
 
 
 def ycbcr_to_rgb(y: torch.Tensor) -> torch.Tensor:
     """Inverse of :func:`rgb_to_ycbcr`."""
-    return _unapply(y, YCBCR, _YCBCR_OFFSET)
+    return _unaffine(y, YCBCR, _YCBCR_OFFSET)
+
+
+def _check(space: str) -> None:
+    if space not in COLOR_SPACES:
+        raise ValueError(f"unknown colour space {space!r} (choose from {', '.join(COLOR_SPACES)})")
 
 
 def forward(x: torch.Tensor, space: str) -> torch.Tensor:
-    """RGB → the channels that are denoised for ``space`` (each with noise std σ for RGB noise σ)."""
+    """RGB in [0, 1] → the three channels that are denoised for ``space``, each spanning [0, 1]."""
+    _check(space)
     if space == "opponent":
-        return rgb_to_opponent(x)
+        return _affine(x, _OPP_A, _OPP_B)
     if space == "ycbcr":
-        return _apply(x, YCBCR / _YCBCR_NORMS[:, None], _YCBCR_OFFSET / _YCBCR_NORMS)
-    if space == "rgb":
-        return x
-    raise ValueError(f"unknown colour space {space!r} (choose from {', '.join(COLOR_SPACES)})")
+        return rgb_to_ycbcr(x)
+    return x
 
 
 def inverse(y: torch.Tensor, space: str) -> torch.Tensor:
     """Inverse of :func:`forward`."""
+    _check(space)
     if space == "opponent":
-        return opponent_to_rgb(y)
+        return _unaffine(y, _OPP_A, _OPP_B)
     if space == "ycbcr":
-        return _unapply(y, YCBCR / _YCBCR_NORMS[:, None], _YCBCR_OFFSET / _YCBCR_NORMS)
-    if space == "rgb":
-        return y
-    raise ValueError(f"unknown colour space {space!r} (choose from {', '.join(COLOR_SPACES)})")
+        return ycbcr_to_rgb(y)
+    return y
+
+
+def noise_gains(space: str) -> torch.Tensor:
+    """σ_j / σ for each channel of :func:`forward` under i.i.d. RGB noise (row norms of the linear part)."""
+    _check(space)
+    if space == "opponent":
+        return _OPP_A.norm(dim=1)
+    if space == "ycbcr":
+        return YCBCR.norm(dim=1)
+    return torch.ones(3, dtype=torch.float64)
+
+
+def needs_per_channel_sigma(space: str) -> bool:
+    """True when the channels of ``space`` carry a noise std other than σ (a σ-aware model is needed)."""
+    return space != "rgb"
 
 
 def denoise_color(
@@ -138,14 +173,16 @@ def denoise_color(
 ) -> torch.Tensor:
     """Denoise a colour batch (B,3,H,W) with a gray denoiser ``denoise_gray(y, sigma)``.
 
-    ``y`` handed to ``denoise_gray`` is (3B,1,H,W) (the channels stacked into the batch) and ``sigma`` the
-    per-image noise std (B,) repeated per channel: after :func:`forward`, each channel's noise std equals
-    the RGB noise std.
+    ``y`` handed to ``denoise_gray`` is (3B,1,H,W) (the channels stacked into the batch) and ``sigma``
+    (3B,) the noise std of each channel: the per-image σ (``sigma``, (B,) or scalar) times
+    :func:`noise_gains`.
     """
     b, c, h, w = x.shape
     if c != 3:
         raise ValueError(f"denoise_color needs 3 channels, got {c}")
     t = forward(x, space)
-    sig = sigma.reshape(-1).expand(b).repeat_interleave(3)
+    gains = noise_gains(space).to(device=x.device, dtype=torch.float32)
+    per_image = torch.as_tensor(sigma, dtype=torch.float32, device=x.device).reshape(-1, 1).expand(b, 1)
+    sig = (per_image * gains).reshape(-1)
     out = denoise_gray(t.reshape(b * 3, 1, h, w), sig).reshape(b, 3, h, w)
     return inverse(out, space)

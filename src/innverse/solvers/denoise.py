@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -126,10 +127,16 @@ def get_model(model: str | nn.Module | Any, device: torch.device) -> Any:
     return load_model(str(model), device=str(device))
 
 
-def get_denoiser(model: Any, sigma255: float | None, device: torch.device) -> Any:
-    """The denoiser for σ (0–255 scale; None → blind): ``model`` when given, else the default choice."""
+def get_denoiser(model: Any, sigma255: float | None, device: torch.device, color: str | None = None) -> Any:
+    """The denoiser: ``model`` when given, else the default choice.
+
+    Default: the blind model when σ (0–255 scale) is unknown, or for colour images whose ``color``
+    handling gives each channel its own σ (see :func:`innverse.data.color.needs_per_channel_sigma`);
+    otherwise :func:`default_denoiser_name` (the non-blind model for σ where one exists).
+    """
     if model is None:
-        model = BLIND_DENOISER if sigma255 is None else default_denoiser_name(sigma255)
+        per_channel = color is not None and colorlib.needs_per_channel_sigma(color)
+        model = BLIND_DENOISER if sigma255 is None or per_channel else default_denoiser_name(sigma255)
     m = get_model(model, device)
     if isinstance(model, str | os.PathLike) and getattr(m, "kind", None) == "nenet":
         raise UserError(f"{model}: is a noise estimator (NENet) checkpoint, not a denoiser")
@@ -196,8 +203,9 @@ def denoise_tensor(
     """Denoise (B,C,H,W) in [0, 1], C ∈ {1, 3}, with a gray ``model(y, sigma)``; σ on the data scale.
 
     ``sigma``: a float or a (B,) tensor.  Colour images are transformed with ``color`` (see
-    :mod:`innverse.data.color`) and the three channels denoised as one batch.  Runs on the model's
-    device; returns a float32 tensor on ``x``'s device.
+    :mod:`innverse.data.color`) and the three channels denoised as one batch, each at its own σ; a
+    non-blind model (``model.blind is False``) cannot take those, so it falls back to ``"rgb"`` with a
+    warning.  Runs on the model's device; returns a float32 tensor on ``x``'s device.
     """
     if x.dim() != 4 or x.shape[1] not in (1, 3):
         raise ValueError(f"denoise_tensor expects (B,1,H,W) or (B,3,H,W), got {tuple(x.shape)}")
@@ -214,6 +222,13 @@ def denoise_tensor(
     if x.shape[1] == 1:
         out = gray(xin, sig)
     else:
+        if colorlib.needs_per_channel_sigma(color) and getattr(model, "blind", True) is False:
+            warnings.warn(
+                f"colour handling {color!r} needs a blind (σ-conditioned) model; "
+                "the non-blind model is applied to R, G and B instead",
+                stacklevel=2,
+            )
+            color = "rgb"
         out = colorlib.denoise_color(gray, xin, sig, space=color)
     return out.to(x.device, torch.float32)
 
