@@ -1,0 +1,316 @@
+"""Tests of ``innverse train``: patches, losses, exact resume, NaN rollback, CLI, torchrun."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import innverse
+from _ddp_worker import TinyDenoiser, TinyEstimator
+from innverse.cli import main as cli_main
+from innverse.errors import UserError
+from innverse.train import PatchSampler, TrainConfig, Trainer, denoising_loss, sigma_loss, step_lr, validate
+from innverse.train.checkpoint import has_checkpoint, read_config
+from innverse.train.patches import dihedral_grids, load_gray
+
+TESTS = Path(__file__).resolve().parent
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """Three small gray images and one colour image."""
+    d = tmp_path / "data"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for i, (h, w) in enumerate([(40, 44), (36, 36), (48, 40)]):
+        yy, xx = np.mgrid[0:h, 0:w]
+        img = 128 + 60 * np.sin(xx / (3 + i)) * np.cos(yy / 5) + rng.normal(0, 10, (h, w))
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(d / f"im{i}.png")
+    rgb = (rng.random((32, 32, 3)) * 255).astype(np.uint8)
+    Image.fromarray(rgb).save(d / "colour.png")
+    return d
+
+
+def _cfg(data: Path, out: Path, **kw) -> TrainConfig:
+    base = dict(kind="winnet", data=str(data), out=str(out), sigma=25.0, patch_size=16, batch_size=4,
+                max_steps=6, ckpt_every=100, log_every=1, device="cpu", progress=False, seed=3)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def _model(seed: int = 0) -> TinyDenoiser:
+    torch.manual_seed(seed)
+    return TinyDenoiser()
+
+
+def _log_rows(out: Path) -> list[dict]:
+    with open(out / "log.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+# ------------------------------------------------------------------------------------ patches
+def test_dihedral_grids_match_rot90_and_flip():
+    p = 5
+    patch = torch.arange(p * p).reshape(p, p)
+    dy, dx = dihedral_grids(p)
+    for m in range(8):
+        ref = torch.rot90(patch, m // 2, (0, 1))
+        if m % 2:
+            ref = torch.flip(ref, (0,))
+        assert torch.equal(patch[dy[m], dx[m]], ref), m
+
+
+def test_patch_sampler_geometry_determinism_and_shards(data_dir: Path):
+    imgs = [load_gray(p) for p in sorted(data_dir.glob("*.png"))]
+    assert all(a.ndim == 2 and a.dtype == np.uint8 for a in imgs)  # colour converted to gray
+    s = PatchSampler(imgs, patch=16, stride=10, scales=(1.0, 0.9), aug_times=1, seed=1)
+    expect = 0
+    for a in imgs:
+        for sc in (1.0, 0.9):
+            h, w = (a.shape if sc == 1.0 else (int(a.shape[0] * sc), int(a.shape[1] * sc)))
+            if h >= 16 and w >= 16:
+                expect += ((h - 16) // 10 + 1) * ((w - 16) // 10 + 1)
+    assert s.num_positions == expect
+    # an identity-mode gather is the plain crop
+    pos = torch.tensor([0, s.num_positions - 1])
+    got = s.gather(pos, torch.zeros(2, dtype=torch.long))
+    assert torch.equal(got[0], torch.from_numpy(imgs[0][:16, :16]))
+    # batches depend on (seed, step) only; shards partition the global batch
+    s2 = PatchSampler(imgs, patch=16, stride=10, scales=(1.0, 0.9), seed=1)
+    spe = s.steps_per_epoch(4)
+    for step in (0, 1, spe, spe + 1):
+        full = s.batch(step, 4)
+        assert torch.equal(full, s2.batch(step, 4))
+        assert torch.equal(torch.cat([s.batch(step, 4, (0, 2)), s.batch(step, 4, (1, 2))]), full)
+    assert not torch.equal(s.batch(0, 4), s.batch(spe, 4))  # new permutation next epoch
+    # every position is visited exactly once per epoch (aug_times=1)
+    seen = torch.cat([s.indices(k, 4)[0] for k in range(spe)])
+    assert seen.unique().numel() == seen.numel() == spe * 4
+    # aug_times=2 visits each position twice
+    s3 = PatchSampler(imgs, patch=16, stride=10, scales=(1.0,), aug_times=2)
+    perm, modes = s3.epoch_order(0)
+    assert torch.equal(torch.bincount(perm, minlength=s3.num_positions), torch.full((s3.num_positions,), 2))
+    assert modes.min() >= 0 and modes.max() <= 7
+
+
+def test_sampler_refuses_images_smaller_than_patch(tmp_path: Path):
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "a.png")
+    with pytest.raises(UserError):
+        PatchSampler.from_folder(tmp_path, patch=16)
+
+
+# ------------------------------------------------------------------------------------- losses
+def test_losses_and_schedule():
+    torch.manual_seed(0)
+    x, y = torch.rand(5, 1, 8, 8), torch.rand(5, 1, 8, 8)
+    ref = torch.nn.MSELoss(reduction="sum")(y, x) / (2 * 5)
+    assert torch.allclose(denoising_loss(y, x), ref)
+    assert torch.allclose(sigma_loss(torch.tensor([0.1, 0.2]), torch.tensor([0.1, 0.1])),
+                          torch.tensor((25.5**2) / 2))
+    assert step_lr(59, 100, 1e-3) == 1e-3
+    assert step_lr(60, 100, 1e-3) == pytest.approx(1e-4)
+    assert step_lr(0, 100, 1e-3, scale=0.5) == 5e-4
+
+
+def test_config_defaults_follow_the_recipe(data_dir: Path):
+    c = TrainConfig(kind="nenet", data=str(data_dir)).resolved()
+    assert c.sigma_range == (0.0, 55.0) and c.patch_size == 50 and c.aug_times == 2 and c.epochs == 8
+    c = TrainConfig(kind="winnet", data=str(data_dir)).resolved()
+    assert c.sigma == 25.0 and c.patch_size == 40 and c.aug_times == 1 and c.epochs == 50
+    c = TrainConfig(kind="winnet", data=str(data_dir), sigma_range=(0, 55)).resolved()
+    assert c.model_config == {"blind": True} and c.patch_size == 50
+    with pytest.raises(UserError):
+        TrainConfig(kind="nenet", data=str(data_dir), sigma=25.0).resolved()
+
+
+def test_validate_uses_the_seeded_noise_convention(data_dir: Path):
+    from innverse.train.patches import load_gray_tensors
+
+    imgs = load_gray_tensors(data_dir)
+
+    class Identity(torch.nn.Module):
+        def forward(self, y, sigma):
+            return y
+
+    psnr = validate(Identity(), "winnet", imgs, 25.0)
+    ref = []
+    for i, x in enumerate(imgs):
+        n = 25.0 / 255.0 * torch.randn(x.shape, generator=torch.Generator().manual_seed(i))
+        mse = ((x + n).clamp(0, 1).double() - x.double()).square().mean().item()
+        ref.append(10 * np.log10(1 / mse))
+    assert psnr == pytest.approx(float(np.mean(ref)), abs=1e-9)
+
+
+# ----------------------------------------------------------------------- resume, NaN, clobber
+def test_resume_after_sigterm_is_bit_identical(data_dir: Path, tmp_path: Path):
+    straight = Trainer(_cfg(data_dir, tmp_path / "a"), model=_model())
+    assert straight.run() == 0
+    assert straight.step == 6
+
+    def send_sigterm(step: int, loss):
+        if step == 2:  # the handler sets a flag; step 2 completes, then the run saves and stops
+            os.kill(os.getpid(), signal.SIGTERM)
+        return loss
+
+    before = signal.getsignal(signal.SIGTERM)
+    first = Trainer(_cfg(data_dir, tmp_path / "b"), model=_model(), loss_hook=send_sigterm)
+    assert first.run() == 128 + signal.SIGTERM
+    assert first.step == 3
+    assert read_config(tmp_path / "b")["step"] == 3
+    assert signal.getsignal(signal.SIGTERM) == before  # handler restored
+
+    resumed = Trainer(_cfg(data_dir, tmp_path / "b", resume=True), model=_model(seed=123))
+    assert resumed.run() == 0
+    assert resumed.step == 6
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    sa, sb = straight.optimizer.state_dict()["state"], resumed.optimizer.state_dict()["state"]
+    for i in sa:
+        assert torch.equal(sa[i]["exp_avg_sq"], sb[i]["exp_avg_sq"])
+    assert [r["step"] for r in _log_rows(tmp_path / "b")] == [str(s) for s in range(1, 7)]
+    assert (tmp_path / "b" / "model" / "model.safetensors").is_file()
+
+
+def test_nan_loss_rolls_back_and_halves_lr(data_dir: Path, tmp_path: Path, capsys):
+    fired = []
+
+    def poison(step: int, loss):
+        if step == 3 and not fired:
+            fired.append(step)
+            return loss * float("nan")
+        return loss
+
+    t = Trainer(_cfg(data_dir, tmp_path / "o", ckpt_every=2), model=_model(), loss_hook=poison)
+    assert t.run() == 0
+    assert fired == [3] and t.step == 6 and t.rollbacks == 1 and t.lr_scale == 0.5
+    assert all(torch.isfinite(p).all() for p in t.model.parameters())
+    rows = _log_rows(tmp_path / "o")
+    assert [r["step"] for r in rows] == [str(s) for s in range(1, 7)]
+    # steps replayed after the rollback run at half rate (and the 60 % drop still applies)
+    assert [float(r["lr"]) for r in rows] == pytest.approx([1e-3, 1e-3, 5e-4, 5e-4, 5e-5, 5e-5])
+    assert "rolled back to step 2" in capsys.readouterr().err
+
+
+def test_never_clobbers_a_checkpoint(data_dir: Path, tmp_path: Path):
+    out = tmp_path / "o"
+    assert Trainer(_cfg(data_dir, out, max_steps=1), model=_model()).run() == 0
+    with pytest.raises(UserError, match="--resume"):
+        Trainer(_cfg(data_dir, out, max_steps=1), model=_model()).run()
+    with pytest.raises(UserError, match="batch_size"):
+        Trainer(_cfg(data_dir, out, max_steps=2, batch_size=2, resume=True), model=_model()).run()
+    assert Trainer(_cfg(data_dir, out, max_steps=2, force=True), model=_model()).run() == 0
+    assert read_config(out)["step"] == 2
+
+
+# ------------------------------------------------------------------------------------------ CLI
+@pytest.fixture
+def tiny_models(monkeypatch):
+    """Make the CLI build the stand-in models."""
+    import innverse.train.trainer as tr
+
+    def build(kind: str, config: dict):
+        torch.manual_seed(0)
+        return TinyDenoiser() if kind == "winnet" else TinyEstimator()
+
+    monkeypatch.setattr(tr, "build_model", build)
+
+
+def test_cli_trains_validates_and_resumes(data_dir: Path, tmp_path: Path, tiny_models, capsys):
+    out = tmp_path / "run"
+    args = ["train", "winnet", "--data", str(data_dir), "--val", str(data_dir), "--sigma", "15",
+            "--patch-size", "16", "--batch-size", "4", "--max-steps", "4", "--out", str(out),
+            "--val-every", "2", "--log-every", "1", "--no-progress", "--inject-nan-at", "1",
+            "--ckpt-every", "1"]
+    assert cli_main(args) == 0
+    err = capsys.readouterr().err
+    assert "rolled back to step 1" in err and "validation at sigma 15" in err
+    rows = _log_rows(out)
+    assert rows[-1]["step"] == "4" and float(rows[-1]["val_psnr"]) > 20
+    cfg = read_config(out)
+    assert cfg["train"]["sigma"] == 15.0 and cfg["train"]["batch_size"] == 4
+    assert (out / "model" / "config.json").is_file()
+    # a fresh run into the same folder is refused with a one-line error
+    assert cli_main(args) == 2
+    assert "already holds a training checkpoint" in capsys.readouterr().err
+    # resume without repeating the recipe: settings come from the checkpoint
+    assert cli_main(["train", "winnet", "--out", str(out), "--resume", "--max-steps", "6",
+                     "--no-progress"]) == 0
+    assert read_config(out)["step"] == 6
+    # conflicting recipe on resume
+    assert cli_main(["train", "winnet", "--out", str(out), "--resume", "--sigma", "25", "--no-progress"]) == 2
+    assert "other settings" in capsys.readouterr().err
+
+
+def test_cli_nenet_and_user_errors(data_dir: Path, tmp_path: Path, tiny_models, capsys):
+    out = tmp_path / "ne"
+    assert cli_main(["train", "nenet", "--data", str(data_dir), "--val", str(data_dir), "--patch-size", "16",
+                     "--max-steps", "2", "--out", str(out), "--no-progress"]) == 0
+    rows = _log_rows(out)
+    assert rows[-1]["val_sigma_mae"] != ""
+    assert read_config(out)["train"]["sigma_range"] == [0.0, 55.0]
+    assert cli_main(["train", "nenet", "--data", str(data_dir), "--sigma", "25",
+                     "--out", str(tmp_path / "x")]) == 2
+    assert cli_main(["train", "winnet", "--out", str(tmp_path / "y")]) == 2
+    assert cli_main(["train", "winnet", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "z")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert all(line.startswith("innverse train: error:") for line in err[-3:])
+    assert not has_checkpoint(tmp_path / "z")
+
+
+# --------------------------------------------------------------------------------- real models
+def test_real_models_train_a_few_steps(data_dir: Path, tmp_path: Path):
+    models = pytest.importorskip("innverse.models")
+    torch.manual_seed(0)
+    w = models.build_model("winnet", dict(levels=1, steps=1, blocks=1, channels=4, dn_channels=8, dn_iters=1))
+    t = Trainer(_cfg(data_dir, tmp_path / "w", max_steps=2, batch_size=2), model=w)
+    assert t.run() == 0 and t.step == 2
+    assert all(torch.isfinite(p).all() for p in w.parameters())
+    assert (tmp_path / "w" / "model" / "model.safetensors").is_file()
+    ne = models.build_model("nenet", dict(hidden=4, layers=1))
+    t = Trainer(_cfg(data_dir, tmp_path / "n", kind="nenet", sigma=None, max_steps=2, batch_size=2), model=ne)
+    assert t.run() == 0
+
+
+# ---------------------------------------------------------------------------------- torchrun
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_torchrun_two_processes(data_dir: Path, tmp_path: Path):
+    out = tmp_path / "ddp"
+    src = str(Path(innverse.__file__).resolve().parents[1])
+    env = dict(os.environ, OMP_NUM_THREADS="1",
+               PYTHONPATH=os.pathsep.join([src, str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr",
+           "127.0.0.1", "--master_port", str(_free_port()), str(TESTS / "_ddp_worker.py"),
+           str(data_dir), str(out), "3"]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    cfg = read_config(out)
+    assert cfg["step"] == 3 and cfg["world_size"] == 2
+    # two ranks with 4-patch shards follow the single-process 8-patch recipe
+    torch.manual_seed(0)
+    single = Trainer(TrainConfig(kind="winnet", data=str(data_dir), out=str(tmp_path / "one"), sigma=25.0,
+                                 patch_size=16, batch_size=8, max_steps=3, ckpt_every=2, device="cpu",
+                                 progress=False), model=TinyDenoiser())
+    assert single.run() == 0
+    from safetensors.torch import load_file
+
+    rec = json.loads((out / "checkpoint" / "latest.json").read_text())
+    ddp = load_file(str(out / "checkpoint" / rec["model"]))
+    for k, v in single.model.state_dict().items():
+        assert torch.allclose(v, ddp[k], atol=1e-5), k
