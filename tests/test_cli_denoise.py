@@ -197,7 +197,8 @@ def test_bad_inputs_denoise(tmp_path, capsys):
     cases = _bad_inputs(tmp_path)
     out_dir = tmp_path / "out"
     for name, problem in cases.items():
-        code, _, err = _run(capsys, "denoise", tmp_path / name, "-o", out_dir / "x.png", "--sigma", "5")
+        target = out_dir if name == "adir.png" else out_dir / "x.png"
+        code, _, err = _run(capsys, "denoise", tmp_path / name, "-o", target, "--sigma", "5")
         if name == "adir.png":  # a folder input is legal but holds no images
             _assert_clean_failure(code, err, "no images found", name)
         else:
@@ -254,6 +255,9 @@ def test_unwritable_output_folder(tmp_path, capsys):
     _assert_clean_failure(code, err, "blocker")
     code, _, err = _run(capsys, "denoise", src, src, "-o", blocker, "--sigma", "5")
     _assert_clean_failure(code, err, "not a folder")
+    code, _, err = _run(capsys, "denoise", tmp_path, "-o", tmp_path / "new.png", "--sigma", "5")
+    _assert_clean_failure(code, err, "several inputs need an output folder")
+    assert not (tmp_path / "new.png").exists()
 
 
 def test_bad_checkpoint(tmp_path, capsys):

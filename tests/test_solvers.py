@@ -451,3 +451,29 @@ def test_api_deblur_colour_and_gray():
         api.deblur(
             np.zeros((20, 20), np.float32), np.zeros((3, 3)), model=BlurDenoiser(), estimator=MadEstimator()
         )
+
+
+# ------------------------------------------------------------------------------------- real models
+
+
+def _official(*parts: str):
+    models = pytest.importorskip("innverse.models")
+    if not hasattr(models, "load_model"):
+        pytest.skip("innverse.models.load_model not available")
+    return require_data("weights", "winnet-official", *parts)
+
+
+@pytest.mark.data
+def test_real_winnet_and_nenet_small_crop():
+    torch.set_num_threads(1)  # on the shared 2-core machine, 2 OpenMP threads made WINNet ~30x slower
+    winnet = _official("WINNet_lvl_1_nlvl_25", "net_WINNet.pth")
+    nenet = _official("NENet", "net_NENet.pth")
+    from innverse.data.io import read_image
+
+    img, _ = read_image(require_data("Set12", "05.png"))
+    clean = torch.from_numpy(img[96:160, 96:160].copy())[None, None]
+    noisy = add_noise(clean, 25, seed=0)
+    out = api.denoise(noisy, sigma=25, model=str(winnet), tile=None)
+    assert psnr(out, clean) > psnr(noisy, clean) + 4
+    sigma = api.estimate_noise(noisy[0, 0].numpy(), estimator=str(nenet))
+    assert abs(sigma - 25) < 3

@@ -117,6 +117,8 @@ def plan_outputs(inputs: Iterable[str], output: str) -> list[tuple[Path, Path]]:
         return [(Path(inputs[0]), out)]
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder (several inputs need an output folder)")
+    if not out.exists() and out.suffix.lower() in IMAGE_EXTENSIONS:
+        raise UserError(f"{out}: looks like a file name, but several inputs need an output folder")
     for raw in inputs:
         src = Path(raw)
         if src.is_dir():
@@ -189,6 +191,7 @@ class _Denoiser:
             raise UserError(f"--tile must be >= 0 and --overlap in [0, tile), got {args.tile}/{args.overlap}")
         self.tile, self.overlap, self.color = args.tile or None, args.overlap, args.color
         self.models: dict[int, object] = {}
+        self.warned = False
         self.model(1)  # load (and validate) the gray model up front: a bad --model fails before any file
         self.estimator = get_estimator(args.estimator, self.device) if sigma is None else None
 
@@ -212,7 +215,21 @@ class _Denoiser:
         else:
             sig = torch.full((1,), self.sigma / 255.0, device=self.device)
         model = self.model(x.shape[1])
-        out = denoise_tensor(x, sig, model, tile=self.tile, overlap=self.overlap, color=self.color)
+        color = self.color
+        if (
+            x.shape[1] == 3
+            and colorlib.needs_per_channel_sigma(color)
+            and getattr(model, "blind", True) is False
+        ):
+            if not self.warned:
+                print(
+                    f"innverse denoise: note: --color {color} needs a blind model; "
+                    "the non-blind model is applied to R, G and B",
+                    file=sys.stderr,
+                )
+                self.warned = True
+            color = "rgb"
+        out = denoise_tensor(x, sig, model, tile=self.tile, overlap=self.overlap, color=color)
         return out.cpu(), float(sig[0]) * 255.0, self.sigma is None
 
 
