@@ -6,7 +6,7 @@ from innverse.paths import data_path
 
 @pytest.fixture(autouse=True)
 def _threads():
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     yield
 
 

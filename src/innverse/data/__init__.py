@@ -1,0 +1,5 @@
+"""Image I/O, colour transforms, degradations, blur kernels and standard test sets."""
+
+from innverse.data.io import read_image, sample_path, write_image
+
+__all__ = ["read_image", "sample_path", "write_image"]
