@@ -1,7 +1,8 @@
 """Tiny stand-in models for the training tests, and the worker that tests run under torchrun.
 
-``python -m torch.distributed.run --nproc_per_node 2 tests/_ddp_worker.py DATA OUT STEPS`` trains a
-:class:`TinyDenoiser` for STEPS steps with batch 8 on 16x16 patches and exits with the trainer's code.
+``python -m torch.distributed.run --nproc_per_node 2 tests/_ddp_worker.py DATA OUT STEPS [resume]`` trains
+a :class:`TinyDenoiser` to STEPS steps (global batch 8, 16x16 patches), resuming the run in OUT when
+``resume`` is given, and exits with the trainer's code.
 """
 
 from __future__ import annotations
@@ -79,9 +80,10 @@ def main(argv: list[str]) -> int:
     from innverse.train.trainer import TrainConfig, Trainer
 
     data, out, steps = argv[0], argv[1], int(argv[2])
+    resume = len(argv) > 3 and argv[3] == "resume"
     torch.manual_seed(0)
     cfg = TrainConfig(kind="winnet", data=data, out=out, sigma=25.0, patch_size=16, batch_size=8,
-                      max_steps=steps, ckpt_every=2, device="cpu", progress=False)
+                      max_steps=steps, ckpt_every=2, device="cpu", progress=False, resume=resume)
     return Trainer(cfg, model=TinyDenoiser()).run()
 
 

@@ -290,24 +290,33 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_torchrun_two_processes(data_dir: Path, tmp_path: Path):
+def test_torchrun_two_processes_and_resume(data_dir: Path, tmp_path: Path):
     out = tmp_path / "ddp"
     src = str(Path(innverse.__file__).resolve().parents[1])
     env = dict(os.environ, OMP_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join([src, str(TESTS), os.environ.get("PYTHONPATH", "")]))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr",
-           "127.0.0.1", "--master_port", str(_free_port()), str(TESTS / "_ddp_worker.py"),
-           str(data_dir), str(out), "3"]
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr[-3000:]
+
+    def torchrun(*args: str) -> None:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr",
+               "127.0.0.1", "--master_port", str(_free_port()), str(TESTS / "_ddp_worker.py"),
+               str(data_dir), str(out), *args]
+        r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr[-3000:]
+
+    torchrun("3")
     cfg = read_config(out)
     assert cfg["step"] == 3 and cfg["world_size"] == 2
-    # two ranks with 4-patch shards follow the single-process 8-patch recipe
-    torch.manual_seed(0)
-    single = Trainer(TrainConfig(kind="winnet", data=str(data_dir), out=str(tmp_path / "one"), sigma=25.0,
-                                 patch_size=16, batch_size=8, max_steps=3, ckpt_every=2, device="cpu",
-                                 progress=False), model=TinyDenoiser())
-    assert single.run() == 0
+    torchrun("5", "resume")  # both ranks continue from the same checkpoint
+    assert read_config(out)["step"] == 5
+    # two ranks with 4-patch shards follow the single-process 8-patch recipe (same 3 -> 5 history:
+    # the learning-rate drop at 60 % moves with --max-steps)
+    for steps, resume in ((3, False), (5, True)):
+        torch.manual_seed(0)
+        cfg = TrainConfig(kind="winnet", data=str(data_dir), out=str(tmp_path / "one"), sigma=25.0,
+                          patch_size=16, batch_size=8, max_steps=steps, ckpt_every=2, device="cpu",
+                          progress=False, resume=resume)
+        single = Trainer(cfg, model=TinyDenoiser())
+        assert single.run() == 0
     from safetensors.torch import load_file
 
     rec = json.loads((out / "checkpoint" / "latest.json").read_text())

@@ -681,6 +681,8 @@ class Trainer:
             loss_v, data_v = loss_sum / info.world_size, data_sum / info.world_size
             if not math.isfinite(loss_v) or (self.scaler is None and not math.isfinite(gn)):
                 self.optimizer.zero_grad(set_to_none=True)
+                if self.scaler is not None:
+                    self.scaler.update()  # closes the unscale_() of this step (the state is reloaded next)
                 self._rollback("non-finite loss" if not math.isfinite(loss_v) else "non-finite gradient")
                 continue
             if self.scaler is not None:
