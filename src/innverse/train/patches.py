@@ -169,6 +169,10 @@ class PatchSampler:
         self.width = torch.cat(widths)
         self.num_images = len(images)
         self.dy, self.dx = dihedral_grids(self.patch)
+        self._buffer_np = self.buffer.numpy()
+        self._base_np = self.base.numpy()
+        self._width_np = self.width.numpy().astype(np.int64)
+        self._dy_np, self._dx_np = self.dy.numpy(), self.dx.numpy()
         self._lock = threading.Lock()
         self._epoch: tuple[int, Tensor, Tensor] | None = None
 
@@ -230,11 +234,18 @@ class PatchSampler:
         return perm[sl], modes[sl]
 
     def gather(self, positions: Tensor, modes: Tensor) -> Tensor:
-        """Patches at ``positions`` transformed by ``modes``: uint8 (N, P, P), one gather."""
-        base = self.base[positions].view(-1, 1, 1)
-        width = self.width[positions].to(torch.int64).view(-1, 1, 1)
-        idx = base + self.dy[modes] * width + self.dx[modes]
-        return self.buffer[idx]
+        """Patches at ``positions`` transformed by ``modes``: uint8 (N, P, P), one gather.
+
+        Done in NumPy (single-threaded, ~0.4 ms for 32 40x40 patches): torch would split these
+        small element-wise ops over its intra-op threads, which costs ~100x more when the cores
+        are busy with the training step or other processes.
+        """
+        pos = positions.numpy()
+        m = modes.numpy()
+        base = self._base_np[pos].reshape(-1, 1, 1)
+        width = self._width_np[pos].reshape(-1, 1, 1)
+        idx = base + self._dy_np[m] * width + self._dx_np[m]
+        return torch.from_numpy(self._buffer_np[idx])
 
     def batch(self, step: int, batch_size: int, shard: tuple[int, int] = (0, 1)) -> Tensor:
         """uint8 patches (batch_size / n, P, P) of step ``step``, shard ``i`` of ``n``."""
