@@ -93,6 +93,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="mixed precision on CUDA (default bf16 where supported); CPU trains in float32",
     )
     p.add_argument("--compile", action="store_true", help="torch.compile the training step")
+    p.add_argument("--init", metavar="MODEL", help="start from these weights (checkpoint or pretrained name)")
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="SECONDS",
+        help="end this run within SECONDS: the total step count is fitted to the measured speed",
+    )
     recipe = p.add_argument_group("recipe details")
     recipe.add_argument("--w-orth", type=float, help="weight of the CLISTA orthogonality loss (default 10)")
     recipe.add_argument(
@@ -186,6 +193,8 @@ def _config(args: argparse.Namespace):
         device=args.device,
         amp=args.amp or "auto",
         compile=args.compile,
+        time_limit=args.time_limit,
+        init=args.init,
         workers=workers,
         resume=args.resume,
         force=args.force,

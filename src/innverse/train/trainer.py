@@ -131,6 +131,12 @@ class TrainConfig:
     force: bool = False
     progress: bool = True
     max_rollbacks: int = 8
+    #: wall-clock budget (s) of this invocation: after a short warm-up the run's total step count
+    #: is lowered to what fits (the learning-rate schedule follows the new total; it is recorded in
+    #: the checkpoint so a resumed run keeps it)
+    time_limit: float | None = None
+    #: start a fresh run from these weights (one of our checkpoints or a pretrained name)
+    init: str | None = None
 
     @property
     def blind(self) -> bool:
@@ -575,6 +581,14 @@ class Trainer:
         np.random.seed(cfg.seed % (1 << 32))
         if self.model is None:
             self.model = build_model(cfg.kind, cfg.model_config)
+        if cfg.init and not resuming:
+            from innverse.models import load_model
+
+            src = load_model(cfg.init)
+            if getattr(src, "config", None) != getattr(self.model, "config", None):
+                raise UserError(f"--init {cfg.init}: its model config {src.config} differs from this run's")
+            self.model.load_state_dict(src.state_dict())
+            self.say(f"innverse train: initialised from {cfg.init}")
         self.sampler = PatchSampler.from_folder(
             cfg.data,
             patch=cfg.patch_size,
@@ -651,8 +665,14 @@ class Trainer:
         t_start, s_start = time.perf_counter(), self.step
         nonblocking = self.device.type == "cuda"
         stopped = 0
+        warm_from, warm_to = s_start + 10, s_start + 40
+        t_warm = t_start
         while self.step < self.total_steps:
             step = self.step
+            if cfg.time_limit and step == warm_from:
+                t_warm = time.perf_counter()
+            if cfg.time_limit and step == warm_to:
+                self._fit_time_budget(step, warm_to - warm_from, time.perf_counter() - t_warm, t_start)
             clean, noisy, sigma, _ = batches.get(step)
             clean = clean.to(self.device, non_blocking=nonblocking)
             noisy = noisy.to(self.device, non_blocking=nonblocking)
@@ -734,6 +754,19 @@ class Trainer:
             f"model exported to {self.out / 'model'}"
         )
         return 0
+
+    def _fit_time_budget(self, step: int, n: int, seconds: float, t_start: float) -> None:
+        """Lower ``total_steps`` so that the run ends within ``--time-limit`` (measured rate)."""
+        rate = n / max(seconds, 1e-9)
+        left = float(self.cfg.time_limit) - (time.perf_counter() - t_start) - 15.0  # final save
+        fit = step + max(1, int(rate * left * 0.95))
+        if fit < self.total_steps:
+            self.say(f"innverse train: {rate:.1f} steps/s; --time-limit {self.cfg.time_limit:g}s fits "
+                     f"{fit} of {self.total_steps} steps: total lowered to {fit}")
+            self.total_steps = fit
+            if self._bar is not None:
+                self._bar.total = fit
+                self._bar.refresh()
 
     def _write_row(self, lr: float, do_val: bool) -> None:
         n = self._acc[2]
