@@ -13,14 +13,6 @@ from innverse.models.frames import DCTFrame, dct_matrix
 from innverse.models.winnet import count_parameters
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _randomise(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
     """Give every parameter (including the zero-initialised output convs) random values."""
     g = torch.Generator().manual_seed(seed)
@@ -132,7 +124,7 @@ def test_spectral_norm_of_a_known_kernel():
             p.zero_()
         net.head[0, 0, 1, 1] = 3.0
     # head: sigma_max = 3; residual blocks with zero convs are the identity: sigma_max = 1 each
-    assert float(net.spectral_norm()) == pytest.approx(3.0 + len(net.blocks))
+    assert net.spectral_norm().item() == pytest.approx(3.0 + len(net.blocks))
 
 
 def test_orthogonality_zero_for_a_perfect_pair():
@@ -144,7 +136,7 @@ def test_orthogonality_zero_for_a_perfect_pair():
         idx = torch.arange(15)
         dn.A[idx, idx, 1, 1] = 1.0
         dn.S[idx, idx, 1, 1] = 1.0
-    assert float(dn.orthogonality()) == pytest.approx(0.0, abs=1e-12)
+    assert dn.orthogonality().item() == pytest.approx(0.0, abs=1e-12)
 
 
 def test_nenet_on_pure_noise_and_chunking():

@@ -29,15 +29,6 @@ from innverse.nn import (
 # helpers
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """These tensors are tiny: intra-op threads only add contention on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _randomise_last(coupling: AdditiveCoupling | AffineCoupling, std: float = 0.3) -> None:
     """Coupling nets start as the identity; give the zero-initialised layer random weights."""
     last = coupling.net[-1]

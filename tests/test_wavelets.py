@@ -32,15 +32,6 @@ from innverse.wavelets import (
 PAIRS = [("haar", "haar"), ("cdf53", "bior2.2"), ("cdf97", "bior4.4")]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These tensors are small: one thread avoids OpenMP wake-up stalls on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 NAMES = [p[0] for p in PAIRS]
 
 
