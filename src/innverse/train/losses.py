@@ -57,7 +57,7 @@ class TrainLoss(nn.Module):
 
     * WINNet: ``denoising_loss(model(noisy, sigma), clean) + w_orth * model.orthogonality_loss()``
       ``+ w_spec * model.spectral_norm_loss()`` (the last only when ``with_spec``);
-    * NENet: ``sigma_loss(model(noisy), sigma)`` (``clean`` is unused).
+    * NENet: ``sigma_loss`` of the estimate pooled over the batch's patches (``clean`` unused).
 
     ``amp_dtype`` (bf16/fp16) autocasts the model forward only; the data term is evaluated in
     float32 and the regularisers (kernel compositions, SVDs) run with autocast disabled.
@@ -88,14 +88,26 @@ class TrainLoss(nn.Module):
             return contextlib.nullcontext()
         return torch.autocast(device_type=x.device.type, dtype=self.amp_dtype)
 
+    def _pooled_sigma(self, noisy: Tensor) -> Tensor:
+        """NENet's estimate from the patches of the whole batch pooled (one sigma per batch, as the
+        trainer draws it).  As in the released training, a 50x50 patch alone holds too few 8x8
+        patches for a well-conditioned smallest eigenvalue; pooling the batch (16 x 1849 patches)
+        is closer to the whole images NENet sees at inference.  Float32 throughout: the smallest
+        eigenvalue of the scatter is ~1e-4 of the largest, beyond bf16's precision."""
+        scat, wsum = self.model.scatter(noisy.float())
+        lam = torch.linalg.eigvalsh(scat.sum(0).double())[0].clamp_min(0)
+        return torch.sqrt(lam / wsum.sum().double()).float().reshape(1)
+
     def forward(
         self, noisy: Tensor, clean: Tensor, sigma: Tensor, with_spec: bool = False
     ) -> tuple[Tensor, Tensor]:
         """Loss of one (shard of a) batch; ``sigma`` (B,) on the data scale."""
         if self.kind == "nenet":
-            with self._autocast(noisy):
-                sigma_hat = self.model(noisy)
-            data = sigma_loss(sigma_hat, sigma)
+            if hasattr(self.model, "scatter"):  # NENet: pool the batch's patches
+                data = sigma_loss(self._pooled_sigma(noisy), sigma[:1])
+            else:  # any other estimator: one estimate per image
+                with self._autocast(noisy):
+                    data = sigma_loss(self.model(noisy), sigma)
             return data, data.detach()
         with self._autocast(noisy):
             x_hat = self.model(noisy, sigma)
