@@ -30,6 +30,9 @@ def psnr8(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def main() -> None:
+    from innverse.runtime import tune_cpu_allocator
+
+    tune_cpu_allocator()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="BSD68")
     ap.add_argument("--sigma", default="15,25,50")

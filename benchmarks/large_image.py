@@ -26,6 +26,9 @@ def peak_mb() -> float:
 
 
 def main() -> None:
+    from innverse.runtime import tune_cpu_allocator
+
+    tune_cpu_allocator()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--size", type=int, nargs=2, default=(4000, 3000), metavar=("W", "H"))
     ap.add_argument("--sigma", type=float, default=25.0)

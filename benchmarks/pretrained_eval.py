@@ -60,6 +60,9 @@ def official_model(name: str):
 
 
 def main() -> None:
+    from innverse.runtime import tune_cpu_allocator
+
+    tune_cpu_allocator()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", default="Set12,BSD68")
     ap.add_argument("--names", default=None, help="comma list (default: every shipped model)")

@@ -60,7 +60,8 @@ def quality(images, released: bool) -> list[dict]:
         for lvl in (1, 2):
             m = WINNet.from_official(official(f"WINNet_lvl_{lvl}_nlvl_{sig}") / "net_WINNet.pth")
             r = score(lambda y, m=m, s=sig: m(y, s / 255), images, sig)
-            rows.append({"model": f"official K={lvl} s{sig}", "sigma": sig, "params": count_parameters(m), **r})
+            name = f"official K={lvl} s{sig}"
+            rows.append({"model": name, "sigma": sig, "params": count_parameters(m), **r})
             print(f"  K={lvl} sigma={sig}: {r['psnr']:.3f} dB  SSIM {r['ssim']:.4f}", flush=True)
             if released and lvl == 1:
                 r = score(lambda y, m=m, s=sig: released_forward(m, y, s), images, sig)
@@ -119,7 +120,8 @@ def speed(images, released: bool, repeats: int) -> dict:
             times[k].append(best)
         print(f"  {images[i][0]} {tuple(x.shape[-2:])}: " +
               ", ".join(f"{k.split(' ')[0]} {v[-1]:.2f}s" for k, v in times.items()), flush=True)
-    out = {k: {"mean_s": float(np.mean(v)), "per_image_s": [round(t, 3) for t in v]} for k, v in times.items()}
+    out = {k: {"mean_s": float(np.mean(v)), "per_image_s": [round(t, 3) for t in v]}
+           for k, v in times.items()}
     base = out["innverse WINNet K=1"]["mean_s"]
     for k in out:
         out[k]["ratio_to_innverse"] = out[k]["mean_s"] / base
@@ -127,6 +129,9 @@ def speed(images, released: bool, repeats: int) -> dict:
 
 
 def main() -> None:
+    from innverse.runtime import tune_cpu_allocator
+
+    tune_cpu_allocator()
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--set", default="Set12")
     ap.add_argument("--only", choices=["quality", "nenet", "exact", "speed"], action="append")

@@ -43,6 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 0
+    from innverse.runtime import tune_cpu_allocator
+
+    tune_cpu_allocator()
     try:
         return int(args._run(args) or 0)
     except UserError as e:
