@@ -119,6 +119,10 @@ def main() -> None:
             f = weights_dir() / f"{name}.card.json"
             card = json.loads(f.read_text()) if f.is_file() else {}
             card["measured"] = {"results": results, **meta}
+            key = "mae" if name == "nenet" else "psnr"  # flat summary, shown by `innverse models`
+            card[key] = {}
+            for r in results:
+                card[key].setdefault(r["set"], {})[str(r["sigma"])] = round(r[key], 3)
             f.write_text(json.dumps(card, indent=2) + "\n")
             print(f"updated {f}")
 
