@@ -17,15 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from innverse.commands.denoise import plan_outputs
-from innverse.data import color as colorlib
+from innverse.commands.denoise import add_inference_options, plan_outputs
 from innverse.data.io import from_tensor, read_image, to_tensor, write_image
 from innverse.data.kernels import load_kernel
 from innverse.errors import UserError
 from innverse.solvers.denoise import (
     BLIND_DENOISER,
-    DEFAULT_OVERLAP,
-    DEFAULT_TILE,
     check_sigma,
     get_denoiser,
     get_estimator,
@@ -56,16 +53,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--lam", type=float, default=DEFAULT_LAMBDA, metavar="L", help="lambda (default 0.23)")
     p.add_argument("--model", metavar="NAME_OR_PATH", help=f"blind denoiser (default {BLIND_DENOISER})")
     p.add_argument("--estimator", metavar="NAME_OR_PATH", help="noise estimator (default nenet)")
-    p.add_argument("--device", metavar="DEV", help="cpu or cuda (default: cuda when available)")
-    p.add_argument("--tile", type=int, default=DEFAULT_TILE, metavar="N", help="tile size, 0 = whole image")
-    p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, metavar="N", help="tile overlap in pixels")
-    p.add_argument(
-        "--color",
-        choices=colorlib.COLOR_SPACES,
-        default=colorlib.DEFAULT_COLOR_SPACE,
-        help=f"colour handling (default {colorlib.DEFAULT_COLOR_SPACE})",
-    )
-    p.add_argument("--force", action="store_true", help="overwrite an existing output")
+    add_inference_options(p, "overwrite an existing output")
     return p
 
 

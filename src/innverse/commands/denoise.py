@@ -37,11 +37,33 @@ from innverse.solvers.denoise import (
     resolve_device,
 )
 
-__all__ = ["add_parser", "run", "plan_outputs", "compare_image", "find_images", "SAMPLE_SIGMA"]
+__all__ = [
+    "add_parser",
+    "add_inference_options",
+    "run",
+    "plan_outputs",
+    "compare_image",
+    "find_images",
+    "SAMPLE_SIGMA",
+]
 
 #: noise added to the bundled sample when no --sigma is given (0–255 scale); the noise seed is 0
 SAMPLE_SIGMA = 25.0
 
+
+
+def add_inference_options(p: argparse.ArgumentParser, force_help: str) -> None:
+    """Options shared by the restoration commands: device, tiling, colour handling, --force."""
+    p.add_argument("--device", metavar="DEV", help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--tile", type=int, default=DEFAULT_TILE, metavar="N", help="tile size, 0 = whole image")
+    p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, metavar="N", help="tile overlap in pixels")
+    p.add_argument(
+        "--color",
+        choices=colorlib.COLOR_SPACES,
+        default=colorlib.DEFAULT_COLOR_SPACE,
+        help=f"colour handling (default {colorlib.DEFAULT_COLOR_SPACE})",
+    )
+    p.add_argument("--force", action="store_true", help=force_help)
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``innverse denoise``."""
@@ -65,16 +87,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--model", metavar="NAME_OR_PATH", help="denoiser: pretrained name, checkpoint folder or .pth"
     )
     p.add_argument("--estimator", metavar="NAME_OR_PATH", help="noise estimator for --blind (default: nenet)")
-    p.add_argument("--device", metavar="DEV", help="cpu or cuda (default: cuda when available)")
-    p.add_argument("--tile", type=int, default=DEFAULT_TILE, metavar="N", help="tile size, 0 = whole image")
-    p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, metavar="N", help="tile overlap in pixels")
-    p.add_argument(
-        "--color",
-        choices=colorlib.COLOR_SPACES,
-        default=colorlib.DEFAULT_COLOR_SPACE,
-        help=f"colour handling (default {colorlib.DEFAULT_COLOR_SPACE})",
-    )
-    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    add_inference_options(p, "overwrite existing outputs")
     p.add_argument("--compare", action="store_true", help="also write <stem>_compare.png (noisy | denoised)")
     p.add_argument("--clean", metavar="REF", help="clean reference: PSNR in the output and the comparison")
     p.add_argument("--sample", action="store_true", help="denoise the bundled sample with synthetic noise")
