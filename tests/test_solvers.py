@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import innverse.api as api
+from _standins import MadEstimator
 from conftest import require_data
 from innverse.data import color as colorlib
 from innverse.data.degrade import add_noise, blur, psf2otf, psnr, seeded_noise
@@ -40,17 +41,6 @@ class BlurDenoiser(nn.Module):
         return F.conv2d(out, g.view(1, 1, 9, 1).expand(c, 1, 9, 1).contiguous(), groups=c)
 
 
-class MadEstimator(nn.Module):
-    """Stand-in noise estimator: median absolute Haar diagonal coefficient / 0.6745."""
-
-    kind = "nenet"
-    min_size = 8
-
-    def forward(self, y: torch.Tensor) -> torch.Tensor:
-        h, w = (y.shape[-2] // 2) * 2, (y.shape[-1] // 2) * 2
-        y = y[..., :h, :w]
-        d = (y[..., 0::2, 0::2] - y[..., 0::2, 1::2] - y[..., 1::2, 0::2] + y[..., 1::2, 1::2]) / 2
-        return d.abs().flatten(1).median(dim=1).values / 0.6745
 
 
 def smooth_image(h: int = 96, w: int = 80, c: int = 1, seed: int = 0) -> torch.Tensor:
