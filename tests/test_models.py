@@ -79,6 +79,46 @@ def test_fast_path_equals_released_recursion(levels):
     assert (fast - ref).abs().max() <= 1e-12 * ref.abs().max()
 
 
+def test_training_path_gradients_equal_the_released_recursion():
+    """Under autograd the fast path uses a custom CPU depthwise backward and out-of-place residual
+    updates: its gradients must equal those of the literal released computation (float64)."""
+    m = _randomise(WINNet(levels=1), seed=5).double()
+    y = torch.rand(2, 1, 14, 18, dtype=torch.float64)
+    x = torch.rand(2, 1, 14, 18, dtype=torch.float64)
+    sig = torch.tensor([25 / 255, 40 / 255], dtype=torch.float64)
+    grads = []
+    for fn in (m, m.reference_forward):
+        m.zero_grad()
+        ((fn(y, sig) - x) ** 2).sum().backward()
+        grads.append(torch.cat([p.grad.reshape(-1) for p in m.parameters()]))
+    assert (grads[0] - grads[1]).abs().max() <= 1e-10 * grads[1].abs().max()
+
+
+def test_depthwise_cpu_backward_gradcheck():
+    from innverse.models.winnet import _DepthwiseCPU
+
+    g = torch.Generator().manual_seed(0)
+    for b, pad in ((5, 2), (1, 3)):  # batch not a multiple of the chunk; a wider padding
+        x = torch.randn(b, 3, 7, 9, generator=g, dtype=torch.float64).requires_grad_()
+        w = torch.randn(3, 1, 5, 5, generator=g, dtype=torch.float64).requires_grad_()
+        assert torch.autograd.gradcheck(lambda a, k, p=pad: _DepthwiseCPU.apply(a, k, p), (x, w))
+        ref = torch.nn.functional.conv2d(x, w, padding=pad, groups=3)
+        assert torch.equal(_DepthwiseCPU.apply(x, w, pad), ref)
+
+
+def test_training_pad_override_is_exact_and_checked():
+    m = _randomise(WINNet(levels=1), seed=6).double()
+    y = torch.rand(1, 1, 12, 12, dtype=torch.float64)
+    with torch.no_grad():
+        out0 = m(y, 0.1, pad=0)
+        m.pad = 0
+        assert torch.equal(out0, m(y, 0.1))
+        co = m._analysis_unit(y, 0)
+        assert (m._synthesis_unit(co) - y).abs().max() <= 1e-12
+    with pytest.raises(ValueError, match="pad"):
+        m(y, 0.1, pad=12)
+
+
 def test_homogeneity_and_batch_independence():
     m = _randomise(WINNet(levels=1), seed=4).double()
     y = torch.rand(2, 1, 16, 16, dtype=torch.float64)

@@ -132,6 +132,10 @@ def test_config_defaults_follow_the_recipe(data_dir: Path):
     assert c.model_config == {"blind": True} and c.patch_size == 50
     with pytest.raises(UserError):
         TrainConfig(kind="nenet", data=str(data_dir), sigma=25.0).resolved()
+    assert TrainConfig(kind="winnet", data=str(data_dir)).resolved().train_pad == 0
+    for bad in (-1, 40):
+        with pytest.raises(UserError, match="train-pad"):
+            TrainConfig(kind="winnet", data=str(data_dir), train_pad=bad).resolved()
 
 
 def test_validate_uses_the_seeded_noise_convention(data_dir: Path):
@@ -276,6 +280,7 @@ def test_real_models_train_a_few_steps(data_dir: Path, tmp_path: Path):
     w = models.build_model("winnet", dict(levels=1, steps=1, blocks=1, channels=4, dn_channels=8, dn_iters=1))
     t = Trainer(_cfg(data_dir, tmp_path / "w", max_steps=2, batch_size=2), model=w)
     assert t.run() == 0 and t.step == 2
+    assert t.loss_module.pad == 0 and w.pad == 4  # trains on the bare patch, exports pad 4
     assert all(torch.isfinite(p).all() for p in w.parameters())
     assert (tmp_path / "w" / "model" / "model.safetensors").is_file()
     ne = models.build_model("nenet", dict(hidden=4, layers=1))

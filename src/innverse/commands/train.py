@@ -112,6 +112,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     recipe.add_argument("--patch-size", type=int, help="patch side (default 40; 50 for blind/NENet)")
     recipe.add_argument("--stride", type=int, help="patch grid stride (default 10)")
     recipe.add_argument(
+        "--train-pad",
+        type=int,
+        help="WINNet reflect padding while training (default 0: circular frame on the bare patch, "
+        "1.44x cheaper than the inference padding 4 on 40x40 patches)",
+    )
+    recipe.add_argument(
         "--aug-times", type=int, help="passes over each patch position per epoch (default 1; 2 blind)"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -133,6 +139,7 @@ _RECIPE_OPTIONS = {
     "patch_size": "patch_size",
     "stride": "stride",
     "aug_times": "aug_times",
+    "train_pad": "train_pad",
 }
 
 

@@ -9,6 +9,7 @@ DistributedDataParallel and ``torch.compile`` wrap).
 from __future__ import annotations
 
 import contextlib
+import inspect
 
 import torch
 from torch import Tensor, nn
@@ -59,6 +60,7 @@ class TrainLoss(nn.Module):
       ``+ w_spec * model.spectral_norm_loss()`` (the last only when ``with_spec``);
     * NENet: ``sigma_loss`` of the estimate pooled over the batch's patches (``clean`` unused).
 
+    ``pad`` (WINNet) overrides the model's reflect padding during training (``None``: the model's own).
     ``amp_dtype`` (bf16/fp16) autocasts the model forward only; the data term is evaluated in
     float32 and the regularisers (kernel compositions, SVDs) run with autocast disabled.
     Soft-thresholding and the lifting updates are fine in bf16 for *training*: the gradient noise
@@ -73,6 +75,7 @@ class TrainLoss(nn.Module):
         w_orth: float = 10.0,
         w_spec: float = 0.1,
         amp_dtype: torch.dtype | None = None,
+        pad: int | None = None,
     ) -> None:
         super().__init__()
         if kind not in ("winnet", "nenet"):
@@ -82,6 +85,9 @@ class TrainLoss(nn.Module):
         self.w_orth = float(w_orth)
         self.w_spec = float(w_spec)
         self.amp_dtype = amp_dtype
+        # only models whose forward takes ``pad`` (WINNet) get it; others keep their own borders
+        takes_pad = "pad" in inspect.signature(model.forward).parameters
+        self.pad = pad if takes_pad else None
 
     def _autocast(self, x: Tensor) -> contextlib.AbstractContextManager:
         if self.amp_dtype is None:
@@ -110,7 +116,7 @@ class TrainLoss(nn.Module):
                     data = sigma_loss(self.model(noisy), sigma)
             return data, data.detach()
         with self._autocast(noisy):
-            x_hat = self.model(noisy, sigma)
+            x_hat = self.model(noisy, sigma) if self.pad is None else self.model(noisy, sigma, pad=self.pad)
         data = denoising_loss(x_hat, clean)
         total = data
         with torch.autocast(device_type=noisy.device.type, enabled=False):

@@ -75,6 +75,7 @@ RECIPE_KEYS = (
     "stride",
     "scales",
     "aug_times",
+    "train_pad",
     "batch_size",
     "lr",
     "lr_drop_at",
@@ -109,6 +110,10 @@ class TrainConfig:
     stride: int = 10
     scales: tuple[float, ...] = (1.0, 0.9, 0.8, 0.7)
     aug_times: int | None = None
+    #: WINNet's reflect padding while training (the exported model keeps its own, 4, for
+    #: inference).  0 = the circular frame on the bare patch: the released code's cost per patch
+    #: (its 40x40 patches are not padded either) instead of 1.44x that with pad 4.
+    train_pad: int = 0
     batch_size: int = 32
     max_steps: int | None = None
     epochs: float | None = None
@@ -172,6 +177,8 @@ class TrainConfig:
             c.aug_times = 2 if c.blind else 1
         if c.max_steps is None and c.epochs is None:
             c.epochs = 50 if c.kind == "winnet" else 8
+        if c.train_pad < 0 or c.train_pad >= c.patch_size:
+            raise UserError(f"--train-pad {c.train_pad} must be >= 0 and smaller than the patch size")
         positive = ("batch_size", "patch_size", "stride", "aug_times", "ckpt_every", "val_every", "log_every")
         for name in positive:
             if int(getattr(c, name)) < 1:
@@ -617,7 +624,10 @@ class Trainer:
         fused = self.device.type == "cuda"
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, fused=fused or None)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
-        self.loss_module = TrainLoss(self.model, cfg.kind, cfg.w_orth, cfg.w_spec, self.amp_dtype)
+        self.loss_module = TrainLoss(
+            self.model, cfg.kind, cfg.w_orth, cfg.w_spec, self.amp_dtype,
+            pad=cfg.train_pad if cfg.kind == "winnet" else None,
+        )
         self._t0 = time.perf_counter()
         if resuming:
             self._resume()
