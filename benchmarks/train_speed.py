@@ -365,7 +365,14 @@ def main() -> None:
     ap.add_argument("--trainer-modes", nargs="+", default=["none"],
                     help="AMP[+compile] modes for --trainer-steps, e.g. bf16 none fp16 bf16+compile")
     ap.add_argument("--skip-step-bench", action="store_true", help="only the --trainer-steps runs")
+    ap.add_argument("--tune-allocator", action="store_true",
+                    help="raise glibc's mmap threshold first, as the innverse command does (applies to "
+                         "both implementations; without it both run with glibc's defaults)")
     args = ap.parse_args()
+    if args.tune_allocator:
+        from innverse.runtime import tune_cpu_allocator
+
+        tune_cpu_allocator()
     device = torch.device(args.device)
     which = [args.only] if args.only else ["ours", "released"] + (["ours_pad4"] if args.with_pad4 else [])
     rows = []
@@ -384,7 +391,7 @@ def main() -> None:
     res = {"benchmark": "train_speed", "torch": torch.__version__, "device": str(device),
            "cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
            "loadavg_at_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
-           "released_step_verified": True, "results": rows}
+           "released_step_verified": True, "tuned_allocator": bool(args.tune_allocator), "results": rows}
     if args.trainer_steps:
         res["trainer"] = trainer_speed(device, args.trainer_modes, args.trainer_steps, args.batch, args.patch)
     if device.type == "cuda":

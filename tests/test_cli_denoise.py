@@ -94,6 +94,24 @@ def test_single_file_keeps_16_bit(tmp_path, capsys):
     assert info.bit_depth == 16 and a.shape == (40, 36)
 
 
+def test_ensemble_option(tmp_path, capsys, monkeypatch):
+    import innverse.commands.denoise as cmd
+
+    seen = []
+    real = cmd.denoise_tensor
+
+    def spy(*a, **k):
+        seen.append(k.get("ensemble"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(cmd, "denoise_tensor", spy)
+    src = _write(tmp_path / "in.png")
+    assert _run(capsys, "denoise", src, "-o", tmp_path / "a.png", "--sigma", "25")[0] == 0
+    assert _run(capsys, "denoise", src, "-o", tmp_path / "b.png", "--sigma", "25", "--ensemble")[0] == 0
+    assert seen == [False, True]
+    assert read_image(tmp_path / "b.png")[0].shape == (40, 36)
+
+
 def test_blind_prints_estimate_and_colour(tmp_path, capsys):
     src = _write(tmp_path / "in.jpg", _noisy(c=3))
     code, out, _ = _run(capsys, "denoise", src, "-o", tmp_path / "o")

@@ -293,6 +293,28 @@ def test_denoise_tensor_per_image_sigma():
     torch.testing.assert_close(seen[0], torch.tensor([0.1, 0.2]))
 
 
+def test_self_ensemble_averages_the_eight_dihedral_results():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 1, 12, 17, generator=g)  # non-square: rotations change the shape
+
+    def model(y, s):  # not equivariant: a position-dependent nonlinearity of the input's row/col
+        return y.square() + 0.1 * torch.arange(y.shape[-1], dtype=y.dtype)
+
+    out = denoise_tensor(x, 0.1, model, tile=None, ensemble=True)
+    manual = []
+    for k in range(4):
+        for flip in (False, True):
+            t = torch.rot90(x, k, (-2, -1))
+            t = t.flip(-1) if flip else t
+            r = model(t, 0.1)
+            r = r.flip(-1) if flip else r
+            manual.append(torch.rot90(r, -k, (-2, -1)))
+    torch.testing.assert_close(out, torch.stack(manual).mean(0))
+    assert not torch.allclose(out, denoise_tensor(x, 0.1, model, tile=None))
+    # an equivariant model gives the plain result back
+    torch.testing.assert_close(denoise_tensor(x, 0.1, lambda y, s: y * 2, tile=None, ensemble=True), 2 * x)
+
+
 # ------------------------------------------------------------------------------------- degradations
 
 

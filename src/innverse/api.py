@@ -154,6 +154,7 @@ def denoise(
     tile: int | None = DEFAULT_TILE,
     overlap: int = DEFAULT_OVERLAP,
     color: str = colorlib.DEFAULT_COLOR_SPACE,
+    ensemble: bool = False,
     return_info: bool = False,
 ) -> Any:
     """Remove Gaussian noise from an image (numpy array or torch tensor; see the module conventions).
@@ -164,7 +165,8 @@ def denoise(
     :func:`innverse.solvers.denoise.default_denoiser_name`; the blind model when σ is estimated, and for
     colour images, whose opponent/YCbCr channels each carry their own σ).  ``tile``/``overlap``: tiled
     inference (``tile=None`` runs whole images).  ``color``: ``"opponent"`` (default), ``"ycbcr"`` or
-    ``"rgb"``.
+    ``"rgb"``.  ``ensemble=True``: average over the 8 flips/rotations (about 8x slower, slightly
+    better).
 
     Returns the denoised image in the input's kind, dtype and shape; with ``return_info=True`` returns
     ``(image, info)`` where ``info["sigma"]`` lists σ per image (0–255 scale) and ``info["estimated"]``
@@ -182,7 +184,7 @@ def denoise(
         sig = estimate_sigma(x, est)
     else:
         sig = torch.full((x.shape[0],), s255 / 255.0, device=dev)
-    out = denoise_tensor(x, sig, den, tile=tile, overlap=overlap, color=color)
+    out = denoise_tensor(x, sig, den, tile=tile, overlap=overlap, color=color, ensemble=ensemble)
     result = batch.restore(out)
     if return_info:
         return result, {"sigma": sigma_list(sig), "estimated": s255 is None}

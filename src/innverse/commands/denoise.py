@@ -88,6 +88,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument("--estimator", metavar="NAME_OR_PATH", help="noise estimator for --blind (default: nenet)")
     add_inference_options(p, "overwrite existing outputs")
+    p.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="average over the 8 flips/rotations (8x slower, a little better)",
+    )
     p.add_argument("--compare", action="store_true", help="also write <stem>_compare.png (noisy | denoised)")
     p.add_argument("--clean", metavar="REF", help="clean reference: PSNR in the output and the comparison")
     p.add_argument("--sample", action="store_true", help="denoise the bundled sample with synthetic noise")
@@ -203,6 +208,7 @@ class _Denoiser:
         if args.tile < 0 or (args.tile and not 0 <= args.overlap < args.tile):
             raise UserError(f"--tile must be >= 0 and --overlap in [0, tile), got {args.tile}/{args.overlap}")
         self.tile, self.overlap, self.color = args.tile or None, args.overlap, args.color
+        self.ensemble = bool(getattr(args, "ensemble", False))
         self.models: dict[int, object] = {}
         self.warned = False
         self.model(1)  # load (and validate) the gray model up front: a bad --model fails before any file
@@ -242,7 +248,9 @@ class _Denoiser:
                 )
                 self.warned = True
             color = "rgb"
-        out = denoise_tensor(x, sig, model, tile=self.tile, overlap=self.overlap, color=color)
+        out = denoise_tensor(
+            x, sig, model, tile=self.tile, overlap=self.overlap, color=color, ensemble=self.ensemble
+        )
         return out.cpu(), float(sig[0]) * 255.0, self.sigma is None
 
 

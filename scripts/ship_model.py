@@ -1,0 +1,93 @@
+"""Copy a finished ``innverse train`` run into the package's shipped weights, with its model card.
+
+    python scripts/ship_model.py runs/s15 winnet-s15 --hardware "this project's 2-core CPU, 1 thread" \
+        --init winnet-s25 --command "innverse train winnet ... --out runs/s15"
+
+Writes ``src/innverse/weights/<name>.safetensors``, ``<name>.json`` (model config, inference pad)
+and ``<name>.card.json`` (recipe, steps, patches seen, schedule, commands).  The measured PSNRs are
+added afterwards by ``python benchmarks/pretrained_eval.py --names <name>``, which rewrites the
+card's ``measured`` and ``psnr`` fields.  Refuses to replace shipped weights unless ``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import sys
+from pathlib import Path
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "innverse" / "weights"
+
+
+def _schedule(log: Path, steps: int, total: int, lr0: float, drop_at: float) -> str:
+    """Describe the learning-rate schedule from the run's log.csv."""
+    rows = list(csv.DictReader(log.open())) if log.is_file() else []
+    pairs = zip(rows[1:], rows[:-1], strict=True)
+    drops = [int(r["step"]) for r, prev in pairs if float(r["lr"]) < float(prev["lr"])]
+    drop = drops[0] if drops else round(drop_at * total)
+    return (f"Adam lr {lr0:g} for steps 0-{drop - 1}, x0.1 after (run fitted to {total} steps by "
+            f"--time-limit); finished at step {steps}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run", type=Path, help="the run folder (--out of innverse train)")
+    ap.add_argument("name", help="shipped name, e.g. winnet-s15")
+    ap.add_argument("--hardware", required=True)
+    ap.add_argument("--command", action="append", default=[], help="command(s) that trained it")
+    ap.add_argument("--init", help="the weights the run started from (--init)")
+    ap.add_argument("--status", default="")
+    ap.add_argument("--force", action="store_true")
+    args = ap.parse_args()
+
+    model_dir = args.run / "model"
+    cfg_f, w_f = model_dir / "config.json", model_dir / "model.safetensors"
+    run_card_f = model_dir / "card.json"
+    for f in (cfg_f, w_f, run_card_f):
+        if not f.is_file():
+            print(f"ship_model: error: {f} not found (is {args.run} an innverse train run?)", file=sys.stderr)
+            return 2
+    dest = WEIGHTS / f"{args.name}.safetensors"
+    if dest.exists() and not args.force:
+        print(f"ship_model: error: {dest} exists; pass --force to replace it", file=sys.stderr)
+        return 2
+    cfg = json.loads(cfg_f.read_text())
+    run_card = json.loads(run_card_f.read_text())
+    recipe, steps, total = run_card["recipe"], int(run_card["step"]), int(run_card["total_steps"])
+    mc = cfg["config"]
+    blind = recipe.get("sigma_range") is not None
+    if blind:
+        lo, hi = recipe["sigma_range"]
+        noise = f"blind: trained with sigma ~ U[{lo:g}, {hi:g}] per batch"
+    else:
+        noise = f"non-blind, sigma = {recipe['sigma']:g} (0-255 scale)"
+    card = {
+        "name": args.name,
+        "model": f"WINNet K={mc.get('levels', 1)}, {noise}",
+        "trained_by": "innverse train (this project)",
+        "data": (f"Train400, patches {recipe['patch_size']}x{recipe['patch_size']} at scales "
+                 + "/".join(f"{s:g}" for s in recipe["scales"])
+                 + f", stride {recipe['stride']}, {recipe['aug_times']} pass(es) per epoch, "
+                 "8 dihedral augmentations"),
+        "hardware": args.hardware,
+        "steps": steps,
+        "batch_size": recipe["batch_size"],
+        "patches_seen": steps * recipe["batch_size"],
+        "initialised_from": args.init,
+        "schedule": _schedule(args.run / "log.csv", steps, total, recipe["lr"], recipe["lr_drop_at"]),
+        "recipe": recipe,
+        "commands": args.command,
+        "status": args.status,
+    }
+    WEIGHTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(w_f, dest)
+    (WEIGHTS / f"{args.name}.json").write_text(json.dumps(cfg, indent=2) + "\n")
+    (WEIGHTS / f"{args.name}.card.json").write_text(json.dumps(card, indent=2) + "\n")
+    print(f"shipped {args.name}: {steps} steps x {recipe['batch_size']} -> {dest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
