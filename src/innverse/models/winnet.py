@@ -65,6 +65,10 @@ def _pointwise(x: Tensor, w: Tensor, pad: int = 0) -> Tensor:
     return F.pad(y, (pad,) * 4) if pad else y
 
 
+#: batch chunk of the depthwise weight gradient (see _DepthwiseCPU)
+_CHUNK = 4
+
+
 class _DepthwiseCPU(torch.autograd.Function):
     """Depthwise ``conv2d(x, w, padding=pad, groups=C)`` (stride 1, dilation 1) with a faster CPU
     backward for training.  PyTorch's CPU depthwise backward is ~2x slower than the convolutions
@@ -92,9 +96,9 @@ class _DepthwiseCPU(torch.autograd.Function):
             b_all, _, h, wd = g.shape
             hx, wx = x.shape[-2:]
             acc = torch.zeros(ch, hx + 2 * p - h + 1, wx + 2 * p - wd + 1, dtype=w.dtype, device=w.device)
-            for s in range(0, b_all, 4):
-                xs = x[s : s + 4].contiguous()
-                gs = g[s : s + 4].contiguous()
+            for s in range(0, b_all, _CHUNK):
+                xs = x[s : s + _CHUNK].contiguous()
+                gs = g[s : s + _CHUNK].contiguous()
                 b = xs.shape[0]
                 out = F.conv2d(
                     xs.reshape(1, b * ch, hx, wx), gs.reshape(b * ch, 1, h, wd), padding=p, groups=b * ch
