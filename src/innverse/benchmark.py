@@ -239,6 +239,8 @@ def _label(spec: str, taken: Sequence[str]) -> str:
     p = Path(spec)
     if p.exists():
         base = p.parent.name if p.is_dir() and p.name == "model" else (p.name if p.is_dir() else p.stem)
+        if p.suffix == ".pth" and p.stem in ("net_WINNet", "net_NENet"):  # released: name by folder
+            base = f"released {p.parent.name}"
     else:
         base = spec
     label, k = base, 2
