@@ -283,18 +283,19 @@ def test_cuda_matches_cpu():
 
 
 def test_tiled_winnet_equals_whole_image():
-    """Tiled inference with the default overlap changes PSNR by <= 0.01 dB (shipped s25 weights)."""
+    """Default tiling (256, overlap 32) changes PSNR by <= 0.01 dB (shipped s25 weights, the first
+    512x512 Set12 image with its seeded noise; measured 0.0011 dB)."""
+    from innverse.data.testsets import add_seeded_noise, load_set
     from innverse.models import pretrained
     from innverse.solvers.tiled import tiled_apply
 
+    require_data("Set12")
     m = pretrained("winnet-s25")
-    g = torch.Generator().manual_seed(0)
-    yy, xx = torch.meshgrid(torch.linspace(0, 6, 160), torch.linspace(0, 9, 192), indexing="ij")
-    x = (0.5 + 0.3 * torch.sin(yy) * torch.cos(xx) + 0.1 * (xx > 4.5)).reshape(1, 1, 160, 192)
-    y = x + 25 / 255 * torch.randn(x.shape, generator=g)
+    i, (_, x) = next((i, im) for i, im in enumerate(load_set("Set12")) if im[1].shape[-1] == 512)
+    y = add_seeded_noise(x, 25, i)
     with torch.no_grad():
         whole = m(y, 25 / 255).clamp(0, 1)
-        tiled = tiled_apply(lambda t: m(t, 25 / 255), y, tile=96, overlap=32).clamp(0, 1)
+        tiled = tiled_apply(lambda t: m(t, 25 / 255), y, tile=256, overlap=32).clamp(0, 1)
 
     def psnr(a):
         return float(10 * torch.log10(1 / ((a - x) ** 2).mean()))
