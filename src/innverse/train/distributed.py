@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import os
 from dataclasses import dataclass
 
@@ -75,6 +77,14 @@ def init_distributed(device_type: str) -> DistInfo:
 def shutdown(info: DistInfo) -> None:
     """Leave the process group (safe to call more than once)."""
     if info.enabled and dist.is_initialized():
+        if dist.get_backend() == "gloo":
+            # every rank reaches this point before any tears gloo down: a rank leaving while its
+            # peer still closes connections aborted the peer now and then ("terminate called
+            # without an active exception"); bounded, so a dead peer cannot hang the exit
+            try:
+                dist.monitored_barrier(timeout=timedelta(seconds=60))
+            except RuntimeError:
+                pass
         dist.destroy_process_group()
 
 
