@@ -13,10 +13,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 
 import torch
 import torch.distributed as dist
