@@ -59,10 +59,10 @@ def _shrink(x: Tensor) -> Tensor:
 
 
 def _pointwise(x: Tensor, w: Tensor, pad: int = 0) -> Tensor:
-    """1x1 convolution as a matrix product over channels (faster than conv2d's 1x1 path on CPU);
-    in channels-last memory the permutes are free and the result stays channels-last."""
-    y = F.linear(x.permute(0, 2, 3, 1), w.reshape(w.shape[0], w.shape[1])).permute(0, 3, 1, 2)
-    return F.pad(y, (pad,) * 4) if pad else y
+    """1x1 convolution (``pad`` > 0: the released dilated layers' zero ring).  On channels-last
+    tensors oneDNN's 1x1 path beats a matmul over channels by 5-10% forward and backward (measured
+    in the training step and at inference; see ``benchmarks/train_speed.py``)."""
+    return F.conv2d(x, w, padding=pad)
 
 
 #: batch chunk of the depthwise weight gradient (see _DepthwiseCPU)
@@ -121,18 +121,56 @@ def _depthwise(x: Tensor, w: Tensor, pad: int, dilation: int) -> Tensor:
     return F.conv2d(x, w, padding=pad, dilation=dilation, groups=w.shape[0])
 
 
+class _AxpyFn(torch.autograd.Function):
+    """``v + z * f`` (``f`` per channel, (1, C, 1, 1)) in one pass, with a two-pass backward
+    (``addcmul``'s generic backward makes a third full-size pass, ``z * 1``).  Gradients equal
+    autograd's to rounding (tested with gradcheck in float64)."""
+
+    @staticmethod
+    def forward(ctx, v: Tensor, z: Tensor, f: Tensor) -> Tensor:  # type: ignore[override]
+        ctx.save_for_backward(z, f)
+        return torch.addcmul(v, z, f)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:  # type: ignore[override]
+        z, f = ctx.saved_tensors
+        gz = g * f if ctx.needs_input_grad[1] else None
+        gf = (g * z).sum((0, 2, 3)).reshape(f.shape) if ctx.needs_input_grad[2] else None
+        return g, gz, gf
+
+
 def _axpy(v: Tensor, z: Tensor, f: Tensor) -> Tensor:
     """``v + z * f`` with a per-channel ``f`` (C,).  In place when no gradient is needed (inference);
-    out of place under autograd, where an in-place update of a view (``v`` is a permuted matmul
-    result) would make the backward pass clone and re-stride the whole gradient."""
+    out of place under autograd, where an in-place update of a view would make the backward pass
+    clone and re-stride the whole gradient."""
     f = f.reshape(1, -1, 1, 1)
     if torch.is_grad_enabled() and (v.requires_grad or z.requires_grad or f.requires_grad):
-        return v + z * f
+        if v.shape == z.shape:
+            return _AxpyFn.apply(v, z, f)
+        return torch.addcmul(v, z, f)
     return v.addcmul_(z, f)
 
 
 def _col(v: Tensor) -> Tensor:
     return v.reshape(-1, 1, 1, 1)
+
+
+_CL = torch.channels_last
+
+
+def _head_conv(x: Tensor, w: Tensor, dilation: int) -> Tensor:
+    """``conv2d(x, w, padding=dilation, dilation=dilation)`` (3x3, no bias) with a channels-last
+    result.  For a 1-channel input the layouts coincide and ``conv2d`` returns NCHW, which would
+    make the whole first residual block run on NCHW tensors (depthwise conv 2x slower, mixed-layout
+    elementwise ops, copies before every matmul); there it is an unfold + matmul instead."""
+    if x.shape[1] == 1:
+        b, _, h, wd = x.shape
+        k = w.shape[-1]
+        cols = F.unfold(x, k, dilation=dilation, padding=dilation * (k // 2))  # (B, k*k, H*W)
+        y = torch.matmul(cols.transpose(1, 2), w.reshape(w.shape[0], -1).t())  # (B, H*W, C)
+        return y.reshape(b, h, wd, -1).permute(0, 3, 1, 2)
+    return F.conv2d(x, w, padding=dilation, dilation=dilation).contiguous(memory_format=_CL)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,7 +268,7 @@ class LiftingNet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         d = self.dilation
         a = self.head_st.unit()
-        z = _shrink(F.conv2d(x, self.head / _col(a), padding=d, dilation=d))
+        z = _shrink(_head_conv(x, self.head / _col(a), d))
         for b in self.blocks:
             z, a = b.folded(z, a)
         return F.conv2d(z, self.tail * a.reshape(1, -1, 1, 1), padding=d, dilation=d)
@@ -405,7 +443,9 @@ class WINNet(nn.Module):
         c = c.contiguous(memory_format=torch.channels_last)
         details = []
         for lvl in self.levels:
-            y = self.frame.analysis(c)
+            # channels-last throughout: the 1-channel input makes conv2d pick NCHW otherwise, and
+            # mixed layouts cost transposing copies in every lifting step (6% of a training step)
+            y = self.frame.analysis(c).contiguous(memory_format=_CL)
             c, d = lvl.lift(y[:, :1], y[:, 1:])
             details.append(d)
         return WINNetCoeffs(details, c, pad)
