@@ -55,6 +55,13 @@ def main() -> int:
         return 2
     cfg = json.loads(cfg_f.read_text())
     run_card = json.loads(run_card_f.read_text())
+    parts = None
+    if "averaged_from" in run_card:  # a weight average of runs (scripts/average_weights.py)
+        parts = [(Path(m), c) for m, c in zip(run_card["averaged_from"], run_card["cards"], strict=True)]
+        if any(c is None or "recipe" not in c for _, c in parts):
+            print("ship_model: error: an averaged model lacks its runs' cards", file=sys.stderr)
+            return 2
+        run_card = parts[0][1]
     recipe, steps, total = run_card["recipe"], int(run_card["step"]), int(run_card["total_steps"])
     mc = cfg["config"]
     blind = recipe.get("sigma_range") is not None
@@ -81,11 +88,25 @@ def main() -> int:
         "commands": args.command,
         "status": args.status,
     }
+    if parts is not None:
+        runs = []
+        for model_dir, c in parts:
+            st, tot, rc = int(c["step"]), int(c["total_steps"]), c["recipe"]
+            runs.append({"run": str(model_dir.parent), "steps": st, "batch_size": rc["batch_size"],
+                         "seed": rc.get("seed"), "patches_seen": st * rc["batch_size"],
+                         "schedule": _schedule(model_dir.parent / "log.csv", st, tot, rc["lr"],
+                                               rc["lr_drop_at"])})
+        card["steps"] = sum(r["steps"] for r in runs)
+        card["patches_seen"] = sum(r["patches_seen"] for r in runs)
+        card["schedule"] = (f"uniform average of the weights of {len(runs)} runs from the same "
+                            "initialisation (scripts/average_weights.py); each run's schedule is under "
+                            "'averaged_runs'")
+        card["averaged_runs"] = runs
     WEIGHTS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(w_f, dest)
     (WEIGHTS / f"{args.name}.json").write_text(json.dumps(cfg, indent=2) + "\n")
     (WEIGHTS / f"{args.name}.card.json").write_text(json.dumps(card, indent=2) + "\n")
-    print(f"shipped {args.name}: {steps} steps x {recipe['batch_size']} -> {dest}")
+    print(f"shipped {args.name}: {card['steps']} steps x {recipe['batch_size']} -> {dest}")
     return 0
 
 
