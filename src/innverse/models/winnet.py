@@ -440,7 +440,6 @@ class WINNet(nn.Module):
     def _analysis_unit(self, x: Tensor, pad: int | None = None) -> WINNetCoeffs:
         pad = self.pad if pad is None else pad
         c = F.pad(x, (pad,) * 4, mode="reflect") if pad else x
-        c = c.contiguous(memory_format=torch.channels_last)
         details = []
         for lvl in self.levels:
             # channels-last throughout: the 1-channel input makes conv2d pick NCHW otherwise, and
