@@ -288,6 +288,31 @@ def test_real_models_train_a_few_steps(data_dir: Path, tmp_path: Path):
     assert t.run() == 0
 
 
+
+def test_init_carries_weights_across_the_blind_label(data_dir: Path, tmp_path: Path, capsys):
+    """--init: a blind run may start from non-blind weights (same network); another shape is refused."""
+    models = pytest.importorskip("innverse.models")
+    from innverse.models.io import save_model
+
+    small = dict(levels=1, steps=1, blocks=1, channels=4, dn_channels=8, dn_iters=1)
+    torch.manual_seed(1)
+    src = models.build_model("winnet", small)
+    assert src.blind is False
+    save_model(src, tmp_path / "src")
+    cfg = _cfg(data_dir, tmp_path / "b", sigma=None, sigma_range=(0.0, 55.0), model_config=dict(small),
+               init=str(tmp_path / "src"), max_steps=1, patch_size=16, lr=1e-12)
+    t = Trainer(cfg)
+    assert t.run() == 0
+    assert t.model.blind is True and "initialised from" in capsys.readouterr().err
+    # one Adam step of lr 1e-12 moves each weight by about 1e-12: the weights are src's
+    for (k, a), b in zip(src.state_dict().items(), t.model.state_dict().values(), strict=True):
+        assert torch.allclose(a, b, rtol=0, atol=1e-9), k
+    assert models.load_model(tmp_path / "b" / "model").blind is True
+    other = _cfg(data_dir, tmp_path / "c", sigma=None, sigma_range=(0.0, 55.0),
+                 model_config=dict(small, channels=8), init=str(tmp_path / "src"), max_steps=1, patch_size=16)
+    with pytest.raises(UserError, match="differs from this run"):
+        Trainer(other).run()
+
 # ---------------------------------------------------------------------------------- torchrun
 def _free_port() -> int:
     with socket.socket() as s:

@@ -352,6 +352,19 @@ class _Batches:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _architecture(model) -> dict | None:
+    """A model's config without the keys that label how it was trained rather than what it computes.
+
+    WINNet's ``blind`` flag says whether a model was trained over a range of noise levels; the
+    network is the same either way (its thresholds always scale with the sigma it is given), so a
+    blind run may start from non-blind weights (``--init winnet-s25``) and the other way round.
+    """
+    cfg = getattr(model, "config", None)
+    if cfg is None:
+        return None
+    return {k: v for k, v in cfg.items() if k != "blind"}
+
+
 class Trainer:
     """Runs one training (fresh, resumed, single- or multi-process) described by a TrainConfig.
 
@@ -592,8 +605,11 @@ class Trainer:
             from innverse.models import load_model
 
             src = load_model(cfg.init)
-            if getattr(src, "config", None) != getattr(self.model, "config", None):
-                raise UserError(f"--init {cfg.init}: its model config {src.config} differs from this run's")
+            if _architecture(src) != _architecture(self.model):
+                raise UserError(
+                    f"--init {cfg.init}: its model config {getattr(src, 'config', None)} differs from this run's "
+                    f"{getattr(self.model, 'config', None)}"
+                )
             self.model.load_state_dict(src.state_dict())
             self.say(f"innverse train: initialised from {cfg.init}")
         self.sampler = PatchSampler.from_folder(
