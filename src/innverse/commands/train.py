@@ -93,7 +93,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="mixed precision on CUDA (default bf16 where supported); CPU trains in float32",
     )
     p.add_argument("--compile", action="store_true", help="torch.compile the training step")
-    p.add_argument("--init", metavar="MODEL", help="start from these weights (checkpoint or pretrained name; same network, blind or not)")
+    p.add_argument(
+        "--init",
+        metavar="MODEL",
+        help="start from these weights (checkpoint or pretrained name; same network, blind or not)",
+    )
     p.add_argument(
         "--time-limit",
         type=float,

@@ -607,8 +607,8 @@ class Trainer:
             src = load_model(cfg.init)
             if _architecture(src) != _architecture(self.model):
                 raise UserError(
-                    f"--init {cfg.init}: its model config {getattr(src, 'config', None)} differs from this run's "
-                    f"{getattr(self.model, 'config', None)}"
+                    f"--init {cfg.init}: its model config {getattr(src, 'config', None)} differs "
+                    f"from this run's {getattr(self.model, 'config', None)}"
                 )
             self.model.load_state_dict(src.state_dict())
             self.say(f"innverse train: initialised from {cfg.init}")
