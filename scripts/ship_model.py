@@ -7,6 +7,11 @@ Writes ``src/innverse/weights/<name>.safetensors``, ``<name>.json`` (model confi
 and ``<name>.card.json`` (recipe, steps, patches seen, schedule, commands).  The measured PSNRs are
 added afterwards by ``python benchmarks/pretrained_eval.py --names <name>``, which rewrites the
 card's ``measured`` and ``psnr`` fields.  Refuses to replace shipped weights unless ``--force``.
+
+A run that continued shipped weights (``--init NAME``) keeps their history: ``--previous-card``
+takes the card of the weights it started from (read it before they are replaced, e.g. from
+``git show HEAD:src/innverse/weights/NAME.card.json``) and the new card lists every earlier stage
+under ``previous_stages``, all the commands in order, and ``patches_seen_total``.
 """
 
 from __future__ import annotations
@@ -31,6 +36,32 @@ def _schedule(log: Path, steps: int, total: int, lr0: float, drop_at: float) -> 
             f"--time-limit); finished at step {steps}")
 
 
+def _result(card: dict) -> str:
+    """'Set12 29.94 dB, BSD68 28.84 dB at sigma 25' from a card's flat ``psnr`` summary."""
+    parts = [f"{name} " + " / ".join(f"{v:.2f}" for v in by_sigma.values()) + " dB at sigma "
+             + " / ".join(by_sigma) for name, by_sigma in card.get("psnr", {}).items()]
+    return ", ".join(parts) or "not measured"
+
+
+def _add_lineage(card: dict, prev: dict) -> None:
+    """Record ``prev`` (the card of the weights this run started from) and its own earlier stages."""
+    stages = list(prev.get("previous_stages", []))
+    own = prev.get("commands", [])
+    stages.append({
+        "name": prev.get("name"),
+        "hardware": prev.get("hardware"),
+        "steps": prev.get("steps"),
+        "batch_size": prev.get("batch_size"),
+        "patches_seen": prev.get("patches_seen"),
+        "schedule": prev.get("schedule"),
+        "commands": own[-1:] if stages else own,
+        "result": _result(prev),
+    })
+    card["previous_stages"] = stages
+    card["commands"] = list(own) + [c for c in card["commands"] if c not in own]
+    card["patches_seen_total"] = sum(int(s.get("patches_seen") or 0) for s in stages) + card["patches_seen"]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", type=Path, help="the run folder (--out of innverse train)")
@@ -39,8 +70,16 @@ def main() -> int:
     ap.add_argument("--command", action="append", default=[], help="command(s) that trained it")
     ap.add_argument("--init", help="the weights the run started from (--init)")
     ap.add_argument("--status", default="")
+    ap.add_argument("--previous-card", type=Path, help="card of the --init weights (their lineage is kept)")
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args()
+    prev = None
+    if args.previous_card is not None:
+        try:
+            prev = json.loads(args.previous_card.read_text())
+        except (OSError, ValueError) as e:
+            print(f"ship_model: error: --previous-card {args.previous_card}: {e}", file=sys.stderr)
+            return 2
 
     model_dir = args.run / "model"
     cfg_f, w_f = model_dir / "config.json", model_dir / "model.safetensors"
@@ -102,6 +141,8 @@ def main() -> int:
                             "initialisation (scripts/average_weights.py); each run's schedule is under "
                             "'averaged_runs'")
         card["averaged_runs"] = runs
+    if prev is not None:
+        _add_lineage(card, prev)
     WEIGHTS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(w_f, dest)
     (WEIGHTS / f"{args.name}.json").write_text(json.dumps(cfg, indent=2) + "\n")
