@@ -283,7 +283,7 @@ def test_models_card_psnr(tmp_path, capsys, monkeypatch):
         m.save(tmp_path / name)
         (tmp_path / name / "model.safetensors").rename(tmp_path / f"{name}.safetensors")
         (tmp_path / name / "config.json").rename(tmp_path / f"{name}.json")
-    card = {"psnr": {"Set12": {"15": 32.5}}, "recipe": {"sigma": 15.0}}
+    card = {"psnr": {"Set12": {"15": 29.995}}, "recipe": {"sigma": 15.0}}  # shown as stored, not "30"
     (tmp_path / "winnet-s15.card.json").write_text(json.dumps(card))
     monkeypatch.setattr(registry, "weights_dir", lambda: tmp_path)
     assert main(["models"]) == 0
@@ -295,7 +295,7 @@ def test_models_card_psnr(tmp_path, capsys, monkeypatch):
         and "noise estimator" in nl
         and f"{sum(p.numel() for p in n.parameters()):,}" in nl
     )
-    assert wl.startswith("winnet-s15") and "sigma = 15" in wl and "psnr.Set12.15 32.5" in wl
+    assert wl.startswith("winnet-s15") and "sigma = 15" in wl and "psnr.Set12.15 29.995" in wl
     from innverse.commands.benchmark import _shipped_denoisers
 
     assert _shipped_denoisers() == ["winnet-s15"]

@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     wt = max(len(r["noise"]) for r in rows)
     for r in rows:
         params = f"{r['params']:,} params" if r["params"] is not None else "? params"
-        meas = ", ".join(f"{k} {v:.4g}" for k, v in list(r["measured"].items())[:4])
+        meas = ", ".join(f"{k} {v:g}" for k, v in list(r["measured"].items())[:4])  # as the card stores it
         line = f"{r['name']:<{wn}}  {str(r['kind']):<{wk}}  {params:>15}  {r['noise']:<{wt}}"
         print((line + ("  measured: " + meas if meas else "")).rstrip())
     return 0
