@@ -288,7 +288,6 @@ def test_real_models_train_a_few_steps(data_dir: Path, tmp_path: Path):
     assert t.run() == 0
 
 
-
 def test_init_carries_weights_across_the_blind_label(data_dir: Path, tmp_path: Path, capsys):
     """--init: a blind run may start from non-blind weights (same network); another shape is refused."""
     models = pytest.importorskip("innverse.models")
@@ -312,6 +311,7 @@ def test_init_carries_weights_across_the_blind_label(data_dir: Path, tmp_path: P
                  model_config=dict(small, channels=8), init=str(tmp_path / "src"), max_steps=1, patch_size=16)
     with pytest.raises(UserError, match="differs from this run"):
         Trainer(other).run()
+
 
 # ---------------------------------------------------------------------------------- torchrun
 def _free_port() -> int:
