@@ -219,17 +219,23 @@ def released_step(state: dict, img: Tensor, i: int, noise_level: float = 25.0) -
 
 
 # ================================================================================================
-# innverse's step (the same sequence of operations as innverse.train.trainer.Trainer._loop)
+# innverse's step (the same sequence of operations as innverse.train.engine.Engine._loop)
 # ================================================================================================
 
 
 def build_ours(device: torch.device, levels: int = 1, pad: int = 0) -> dict:
     """innverse's WINNet and loss as ``innverse train`` builds them (``--train-pad`` default 0)."""
     from innverse.models import WINNet
-    from innverse.train.losses import TrainLoss
+    from innverse.train.tasks.winnet import WINNetTask, WINNetTrainConfig
 
     model = WINNet(levels=levels).to(device).train()
-    return {"model": model, "loss": TrainLoss(model, "winnet", pad=pad),
+    task = WINNetTask(WINNetTrainConfig(data="-", sigma=25.0, train_pad=pad))
+
+    def loss(noisy: Tensor, clean: Tensor, sigma: Tensor, with_spec: bool):
+        total, parts = task.loss(model, {"noisy": noisy, "clean": clean, "sigma": sigma}, 0 if with_spec else 1)
+        return total, parts["data_loss"]
+
+    return {"model": model, "loss": loss,
             "opt": torch.optim.Adam(model.parameters(), lr=1e-3),
             "params": [p for p in model.parameters() if p.requires_grad]}
 
@@ -297,7 +303,7 @@ def measure(threads: int, steps: int, repeats: int, batch: int, patch: int, devi
 
 
 def trainer_speed(device: torch.device, modes: list[str], steps: int, batch: int, patch: int) -> list[dict]:
-    """End-to-end :class:`innverse.train.Trainer` runs (real WINNet K=1, synthetic 180x180 images,
+    """End-to-end :class:`innverse.train.Engine` runs (real WINNet K=1, synthetic 180x180 images,
     patch sampling and noise included) for each mode ``AMP[+compile]``; steps/s over the second
     half of the run (after warm-up / compilation)."""
     import tempfile
@@ -324,17 +330,19 @@ def trainer_speed(device: torch.device, modes: list[str], steps: int, batch: int
 
 def _trainer_runs(device: torch.device, modes: list[str], steps: int, batch: int, patch: int,
                   tmp: Path, data: Path) -> list[dict]:
-    from innverse.train import TrainConfig, Trainer
+    from innverse.train import Engine, EngineConfig
+    from innverse.train.tasks.winnet import WINNetTask, WINNetTrainConfig
 
     rows = []
     for mode in modes:
         amp, _, extra = mode.partition("+")
         torch.manual_seed(0)
-        cfg = TrainConfig(kind="winnet", data=str(data), out=str(tmp / mode.replace("+", "_")), sigma=25.0,
-                          batch_size=batch, patch_size=patch, max_steps=steps, ckpt_every=10**9,
-                          log_every=1, device=device.type, amp=amp, compile=extra == "compile",
-                          workers=1 if device.type == "cuda" else 0, progress=False)
-        t = Trainer(cfg)
+        task = WINNetTask(WINNetTrainConfig(data=str(data), sigma=25.0, patch_size=patch))
+        cfg = EngineConfig(out=str(tmp / mode.replace("+", "_")), batch_size=batch, max_steps=steps,
+                           ckpt_every=10**9, log_every=1, device=device.type, amp=amp,
+                           compile=extra == "compile", workers=1 if device.type == "cuda" else 0,
+                           progress=False)
+        t = Engine(task, cfg)
         rc = t.run()
         hist = t.history
         half = len(hist) // 2

@@ -102,6 +102,8 @@ def main() -> int:
             return 2
         run_card = parts[0][1]
     recipe, steps, total = run_card["recipe"], int(run_card["step"]), int(run_card["total_steps"])
+    if "task_config" in recipe:  # the engine's card: task settings and engine settings apart
+        recipe = {**recipe["task_config"], **recipe["engine"]}
     mc = cfg["config"]
     blind = recipe.get("sigma_range") is not None
     if blind:

@@ -76,15 +76,25 @@ class TinyEstimator(nn.Module):
         return TinyDenoiser.save(self, directory, card)  # type: ignore[arg-type]
 
 
+def winnet_task(data: str, **kw):
+    """A WINNet task on ``data`` with small patches (the tests' recipe)."""
+    from innverse.train.tasks.winnet import WINNetTask, WINNetTrainConfig
+
+    seed = kw.pop("seed", 0)
+    base = dict(data=data, sigma=25.0, patch_size=16)
+    base.update(kw)
+    return WINNetTask(WINNetTrainConfig(**base), seed=seed)
+
+
 def main(argv: list[str]) -> int:
-    from innverse.train.trainer import TrainConfig, Trainer
+    from innverse.train import Engine, EngineConfig
 
     data, out, steps = argv[0], argv[1], int(argv[2])
     resume = len(argv) > 3 and argv[3] == "resume"
     torch.manual_seed(0)
-    cfg = TrainConfig(kind="winnet", data=data, out=out, sigma=25.0, patch_size=16, batch_size=8,
-                      max_steps=steps, ckpt_every=2, device="cpu", progress=False, resume=resume)
-    return Trainer(cfg, model=TinyDenoiser()).run()
+    cfg = EngineConfig(out=out, batch_size=8, max_steps=steps, ckpt_every=2, device="cpu", progress=False,
+                       resume=resume)
+    return Engine(winnet_task(data), cfg, model=TinyDenoiser()).run()
 
 
 if __name__ == "__main__":

@@ -1,23 +1,28 @@
-"""Training of WINNet denoisers and NENet noise estimators (``innverse train``).
+"""Training: the engine, the task contract and the built-in tasks (``innverse train TASK``).
 
+* :mod:`~innverse.train.engine` -- :class:`Engine` and :class:`EngineConfig`: the loop (exact resume,
+  NaN rollback, DDP, AMP, EMA, time budget, CSV log, progress), knowing nothing about the task;
+* :mod:`~innverse.train.task` -- :class:`TrainTask`, what a task supplies, and the task registry;
+* :mod:`~innverse.train.tasks` -- the built-in tasks (``winnet``, ``nenet``, ...);
 * :mod:`~innverse.train.patches` -- deterministic patch sampling from in-memory images;
-* :mod:`~innverse.train.losses` -- data terms, the step learning-rate schedule, :class:`TrainLoss`;
+* :mod:`~innverse.train.schedule` -- learning-rate schedules;
 * :mod:`~innverse.train.checkpoint` -- atomic checkpoints with optimizer and RNG state;
-* :mod:`~innverse.train.distributed` -- torchrun / DistributedDataParallel support;
-* :mod:`~innverse.train.trainer` -- :class:`TrainConfig` and :class:`Trainer`.
+* :mod:`~innverse.train.distributed` -- torchrun / DistributedDataParallel support.
 """
 
-from innverse.train.losses import TrainLoss, denoising_loss, sigma_loss, step_lr
+from innverse.train.engine import Engine, EngineConfig
 from innverse.train.patches import PatchSampler
-from innverse.train.trainer import TrainConfig, Trainer, validate
+from innverse.train.schedule import learning_rate, step_lr
+from innverse.train.task import TrainTask, get_task, register_task, task_names
 
 __all__ = [
+    "Engine",
+    "EngineConfig",
     "PatchSampler",
-    "TrainConfig",
-    "TrainLoss",
-    "Trainer",
-    "denoising_loss",
-    "sigma_loss",
+    "TrainTask",
+    "get_task",
+    "learning_rate",
+    "register_task",
     "step_lr",
-    "validate",
+    "task_names",
 ]

@@ -1,4 +1,5 @@
-"""Tests of ``innverse train``: patches, losses, exact resume, NaN rollback, CLI, torchrun."""
+"""Tests of the training engine with the WINNet/NENet tasks: exact resume, NaN rollback, EMA,
+never-clobber, the CLI, torchrun."""
 
 from __future__ import annotations
 
@@ -17,14 +18,18 @@ import torch
 from PIL import Image
 
 import innverse
-from _ddp_worker import TinyDenoiser, TinyEstimator
+from _ddp_worker import TinyDenoiser, TinyEstimator, winnet_task
 from innverse.cli import main as cli_main
 from innverse.errors import UserError
-from innverse.train import PatchSampler, TrainConfig, Trainer, denoising_loss, sigma_loss, step_lr, validate
+from innverse.train import Engine, EngineConfig, PatchSampler, learning_rate, step_lr
 from innverse.train.checkpoint import has_checkpoint, read_config
+from innverse.train.losses import denoising_loss, sigma_loss
 from innverse.train.patches import dihedral_grids, load_gray
+from innverse.train.tasks.nenet import NENetTask, NENetTrainConfig
+from innverse.train.tasks.noisy_patches import validate_denoiser
+from innverse.train.tasks.winnet import WINNetTask, WINNetTrainConfig
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -42,11 +47,13 @@ def data_dir(tmp_path: Path) -> Path:
     return d
 
 
-def _cfg(data: Path, out: Path, **kw) -> TrainConfig:
-    base = dict(kind="winnet", data=str(data), out=str(out), sigma=25.0, patch_size=16, batch_size=4,
-                max_steps=6, ckpt_every=100, log_every=1, device="cpu", progress=False, seed=3)
+def _run(data: Path, out: Path, model=None, hook=None, task_kw=None, **kw) -> Engine:
+    """An engine over a WINNet task with small patches (seed 3, batch 4, 6 steps by default)."""
+    base = dict(out=str(out), batch_size=4, max_steps=6, ckpt_every=100, log_every=1, device="cpu",
+                progress=False, seed=3)
     base.update(kw)
-    return TrainConfig(**base)
+    task = winnet_task(str(data), seed=base["seed"], **(task_kw or {}))
+    return Engine(task, EngineConfig(**base), model=model, loss_hook=hook)
 
 
 def _model(seed: int = 0) -> TinyDenoiser:
@@ -123,19 +130,48 @@ def test_losses_and_schedule():
     assert step_lr(0, 100, 1e-3, scale=0.5) == 5e-4
 
 
-def test_config_defaults_follow_the_recipe(data_dir: Path):
-    c = TrainConfig(kind="nenet", data=str(data_dir)).resolved()
-    assert c.sigma_range == (0.0, 55.0) and c.patch_size == 50 and c.aug_times == 2 and c.epochs == 8
-    c = TrainConfig(kind="winnet", data=str(data_dir)).resolved()
-    assert c.sigma == 25.0 and c.patch_size == 40 and c.aug_times == 1 and c.epochs == 50
-    c = TrainConfig(kind="winnet", data=str(data_dir), sigma_range=(0, 55)).resolved()
+def test_cosine_constant_and_warmup_schedules():
+    assert learning_rate("constant", 50, 100, 1e-3) == 1e-3
+    assert learning_rate("constant", 0, 100, 1e-3, warmup=10) == pytest.approx(1e-4)
+    assert learning_rate("constant", 9, 100, 1e-3, warmup=10) == pytest.approx(1e-3)
+    assert learning_rate("cosine", 0, 100, 1e-3, drop=0.0) == pytest.approx(1e-3)
+    assert learning_rate("cosine", 100, 100, 1e-3, drop=0.0) == pytest.approx(0.0, abs=1e-15)
+    assert learning_rate("cosine", 50, 100, 1e-3, drop=0.0) == pytest.approx(5e-4)
+    assert learning_rate("step", 60, 100, 1e-3) == step_lr(60, 100, 1e-3)
+    with pytest.raises(ValueError):
+        learning_rate("nope", 0, 1, 1e-3)
+
+
+# ------------------------------------------------------------------------------------- tasks
+def _resolved(task_cls, config_cls, **kw):
+    t = task_cls(config_cls(**kw))
+    t.check()
+    return t.cfg
+
+
+def test_task_defaults_follow_the_recipe(data_dir: Path):
+    c = _resolved(NENetTask, NENetTrainConfig, data=str(data_dir))
+    assert c.sigma_range == (0.0, 55.0) and c.patch_size == 50 and c.aug_times == 2
+    assert NENetTask.engine_defaults["epochs"] == 8.0 and WINNetTask.engine_defaults["epochs"] == 50.0
+    c = _resolved(WINNetTask, WINNetTrainConfig, data=str(data_dir))
+    assert c.sigma == 25.0 and c.patch_size == 40 and c.aug_times == 1 and c.val_sigma == 25.0
+    c = _resolved(WINNetTask, WINNetTrainConfig, data=str(data_dir), sigma_range=(0, 55))
     assert c.model_config == {"blind": True} and c.patch_size == 50
+    assert _resolved(WINNetTask, WINNetTrainConfig, data=str(data_dir), sigma=15.0).val_sigma == 15.0
     with pytest.raises(UserError):
-        TrainConfig(kind="nenet", data=str(data_dir), sigma=25.0).resolved()
-    assert TrainConfig(kind="winnet", data=str(data_dir)).resolved().train_pad == 0
+        _resolved(NENetTask, NENetTrainConfig, data=str(data_dir), sigma=25.0)
+    assert _resolved(WINNetTask, WINNetTrainConfig, data=str(data_dir)).train_pad == 0
     for bad in (-1, 40):
         with pytest.raises(UserError, match="train-pad"):
-            TrainConfig(kind="winnet", data=str(data_dir), train_pad=bad).resolved()
+            _resolved(WINNetTask, WINNetTrainConfig, data=str(data_dir), train_pad=bad)
+    # the engine takes the task's preferences where the user gave none; --init lowers the rate
+    e = Engine(winnet_task(str(data_dir)), EngineConfig(out="x"))
+    assert e.cfg.lr == 1e-3 and e.cfg.batch_size == 32 and e.cfg.epochs == 50.0
+    assert Engine(winnet_task(str(data_dir)), EngineConfig(out="x", init="winnet-s25")).cfg.lr == 2e-4
+    assert Engine(winnet_task(str(data_dir)), EngineConfig(out="x", init="m", lr=1e-3)).cfg.lr == 1e-3
+    for bad in (dict(ema=1.0), dict(lr=-1.0), dict(lr_schedule="x"), dict(batch_size=0), dict(time_limit=0)):
+        with pytest.raises(UserError):
+            Engine(winnet_task(str(data_dir)), EngineConfig(out="x", **bad))
 
 
 def test_validate_uses_the_seeded_noise_convention(data_dir: Path):
@@ -147,7 +183,7 @@ def test_validate_uses_the_seeded_noise_convention(data_dir: Path):
         def forward(self, y, sigma):
             return y
 
-    psnr = validate(Identity(), "winnet", imgs, 25.0)
+    psnr = validate_denoiser(Identity(), imgs, 25.0)
     ref = []
     for i, x in enumerate(imgs):
         n = 25.0 / 255.0 * torch.randn(x.shape, generator=torch.Generator().manual_seed(i))
@@ -158,7 +194,7 @@ def test_validate_uses_the_seeded_noise_convention(data_dir: Path):
 
 # ----------------------------------------------------------------------- resume, NaN, clobber
 def test_resume_after_sigterm_is_bit_identical(data_dir: Path, tmp_path: Path):
-    straight = Trainer(_cfg(data_dir, tmp_path / "a"), model=_model())
+    straight = _run(data_dir, tmp_path / "a", model=_model())
     assert straight.run() == 0
     assert straight.step == 6
 
@@ -168,13 +204,13 @@ def test_resume_after_sigterm_is_bit_identical(data_dir: Path, tmp_path: Path):
         return loss
 
     before = signal.getsignal(signal.SIGTERM)
-    first = Trainer(_cfg(data_dir, tmp_path / "b"), model=_model(), loss_hook=send_sigterm)
+    first = _run(data_dir, tmp_path / "b", model=_model(), hook=send_sigterm)
     assert first.run() == 128 + signal.SIGTERM
     assert first.step == 3
     assert read_config(tmp_path / "b")["step"] == 3
     assert signal.getsignal(signal.SIGTERM) == before  # handler restored
 
-    resumed = Trainer(_cfg(data_dir, tmp_path / "b", resume=True), model=_model(seed=123))
+    resumed = _run(data_dir, tmp_path / "b", model=_model(seed=123), resume=True)
     assert resumed.run() == 0
     assert resumed.step == 6
     a, b = straight.model.state_dict(), resumed.model.state_dict()
@@ -187,6 +223,30 @@ def test_resume_after_sigterm_is_bit_identical(data_dir: Path, tmp_path: Path):
     assert (tmp_path / "b" / "model" / "model.safetensors").is_file()
 
 
+def test_ema_is_exported_checkpointed_and_resumed_exactly(data_dir: Path, tmp_path: Path):
+    from safetensors.torch import load_file
+
+    straight = _run(data_dir, tmp_path / "a", model=_model(), ema=0.5, lr_schedule="constant")
+    assert straight.run() == 0
+    assert straight.ema_model is not None
+    # EMA differs from the raw weights, and it is what model/ holds
+    raw, ema = straight.model.state_dict(), straight.ema_model.state_dict()
+    assert any(not torch.equal(raw[k], ema[k]) for k in raw)
+    exported = load_file(str(tmp_path / "a" / "model" / "model.safetensors"))
+    for k in ema:
+        assert torch.equal(exported[k], ema[k]), k
+    first = _run(data_dir, tmp_path / "b", model=_model(), ema=0.5, max_steps=3, lr_schedule="constant")
+    assert first.run() == 0
+    resumed = _run(data_dir, tmp_path / "b", model=_model(seed=9), ema=0.5, resume=True,
+                   lr_schedule="constant")
+    assert resumed.run() == 0 and resumed.step == 6
+    for k, v in resumed.ema_model.state_dict().items():
+        assert torch.equal(v, ema[k]), k
+    with pytest.raises(UserError, match="ema"):
+        _run(data_dir, tmp_path / "b", model=_model(), ema=0.9, resume=True, max_steps=8,
+             lr_schedule="constant").run()
+
+
 def test_nan_loss_rolls_back_and_halves_lr(data_dir: Path, tmp_path: Path, capsys):
     fired = []
 
@@ -196,7 +256,7 @@ def test_nan_loss_rolls_back_and_halves_lr(data_dir: Path, tmp_path: Path, capsy
             return loss * float("nan")
         return loss
 
-    t = Trainer(_cfg(data_dir, tmp_path / "o", ckpt_every=2), model=_model(), loss_hook=poison)
+    t = _run(data_dir, tmp_path / "o", model=_model(), hook=poison, ckpt_every=2)
     assert t.run() == 0
     assert fired == [3] and t.step == 6 and t.rollbacks == 1 and t.lr_scale == 0.5
     assert all(torch.isfinite(p).all() for p in t.model.parameters())
@@ -209,26 +269,31 @@ def test_nan_loss_rolls_back_and_halves_lr(data_dir: Path, tmp_path: Path, capsy
 
 def test_never_clobbers_a_checkpoint(data_dir: Path, tmp_path: Path):
     out = tmp_path / "o"
-    assert Trainer(_cfg(data_dir, out, max_steps=1), model=_model()).run() == 0
+    assert _run(data_dir, out, model=_model(), max_steps=1).run() == 0
     with pytest.raises(UserError, match="--resume"):
-        Trainer(_cfg(data_dir, out, max_steps=1), model=_model()).run()
+        _run(data_dir, out, model=_model(), max_steps=1).run()
     with pytest.raises(UserError, match="batch_size"):
-        Trainer(_cfg(data_dir, out, max_steps=2, batch_size=2, resume=True), model=_model()).run()
-    assert Trainer(_cfg(data_dir, out, max_steps=2, force=True), model=_model()).run() == 0
+        _run(data_dir, out, model=_model(), max_steps=2, batch_size=2, resume=True).run()
+    with pytest.raises(UserError, match="sigma"):
+        _run(data_dir, out, model=_model(), max_steps=2, resume=True, task_kw={"sigma": 15.0}).run()
+    assert _run(data_dir, out, model=_model(), max_steps=2, force=True).run() == 0
     assert read_config(out)["step"] == 2
 
 
 # ------------------------------------------------------------------------------------------ CLI
 @pytest.fixture
 def tiny_models(monkeypatch):
-    """Make the CLI build the stand-in models."""
-    import innverse.train.trainer as tr
-
-    def build(kind: str, config: dict):
+    """Make the tasks build the stand-in models."""
+    def build_w(self):
         torch.manual_seed(0)
-        return TinyDenoiser() if kind == "winnet" else TinyEstimator()
+        return TinyDenoiser()
 
-    monkeypatch.setattr(tr, "build_model", build)
+    def build_n(self):
+        torch.manual_seed(0)
+        return TinyEstimator()
+
+    monkeypatch.setattr(WINNetTask, "build_model", build_w)
+    monkeypatch.setattr(NENetTask, "build_model", build_n)
 
 
 def test_cli_trains_validates_and_resumes(data_dir: Path, tmp_path: Path, tiny_models, capsys):
@@ -243,33 +308,50 @@ def test_cli_trains_validates_and_resumes(data_dir: Path, tmp_path: Path, tiny_m
     rows = _log_rows(out)
     assert rows[-1]["step"] == "4" and float(rows[-1]["val_psnr"]) > 20
     cfg = read_config(out)
-    assert cfg["train"]["sigma"] == 15.0 and cfg["train"]["batch_size"] == 4
+    assert cfg["settings"]["sigma"] == 15.0 and cfg["recipe"]["engine"]["batch_size"] == 4
     assert (out / "model" / "config.json").is_file()
     # a fresh run into the same folder is refused with a one-line error
     assert cli_main(args) == 2
     assert "already holds a training checkpoint" in capsys.readouterr().err
-    # resume without repeating the recipe: settings come from the checkpoint
+    # resume without repeating the recipe: settings (and the run's cadences) come from the checkpoint
     assert cli_main(["train", "winnet", "--out", str(out), "--resume", "--max-steps", "6",
                      "--no-progress"]) == 0
     assert read_config(out)["step"] == 6
+    assert read_config(out)["run"] == {"ckpt_every": 1, "val_every": 2, "log_every": 1}
+    assert [r["step"] for r in _log_rows(out)] == [str(s) for s in range(1, 7)]
+    # --max-steps below the checkpoint's step warns
+    assert cli_main(["train", "winnet", "--out", str(out), "--resume", "--max-steps", "3",
+                     "--no-progress"]) == 0
+    assert "below the checkpoint's step 6" in capsys.readouterr().err
     # conflicting recipe on resume
     assert cli_main(["train", "winnet", "--out", str(out), "--resume", "--sigma", "25", "--no-progress"]) == 2
     assert "other settings" in capsys.readouterr().err
 
 
-def test_cli_nenet_and_user_errors(data_dir: Path, tmp_path: Path, tiny_models, capsys):
+def test_cli_lists_tasks_and_user_errors(data_dir: Path, tmp_path: Path, tiny_models, capsys):
+    assert cli_main(["train"]) == 0
+    listing = capsys.readouterr().out
+    assert "winnet" in listing and "nenet" in listing
     out = tmp_path / "ne"
     assert cli_main(["train", "nenet", "--data", str(data_dir), "--val", str(data_dir), "--patch-size", "16",
                      "--max-steps", "2", "--out", str(out), "--no-progress"]) == 0
     rows = _log_rows(out)
     assert rows[-1]["val_sigma_mae"] != ""
-    assert read_config(out)["train"]["sigma_range"] == [0.0, 55.0]
-    assert cli_main(["train", "nenet", "--data", str(data_dir), "--sigma", "25",
-                     "--out", str(tmp_path / "x")]) == 2
-    assert cli_main(["train", "winnet", "--out", str(tmp_path / "y")]) == 2
-    assert cli_main(["train", "winnet", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "z")]) == 2
+    assert read_config(out)["settings"]["sigma_range"] == [0.0, 55.0]
+    capsys.readouterr()
+    bad = [
+        ["train", "nenet", "--data", str(data_dir), "--sigma", "25", "--out", str(tmp_path / "x")],
+        ["train", "winnet", "--out", str(tmp_path / "y")],
+        ["train", "winnet", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "z")],
+        ["train", "nosuch"],
+        ["train", "winnet", "--sigma", "abc"],
+        ["train", "winnet", "--out", str(tmp_path / "w"), "--resume"],
+    ]
+    for argv in bad:
+        assert cli_main(argv) == 2, argv
     err = capsys.readouterr().err.strip().splitlines()
-    assert all(line.startswith("innverse train: error:") for line in err[-3:])
+    assert len(err) == len(bad) and all(line.startswith("innverse train: error:") for line in err)
+    assert "no checkpoint" in err[-1]
     assert not has_checkpoint(tmp_path / "z")
 
 
@@ -278,14 +360,15 @@ def test_real_models_train_a_few_steps(data_dir: Path, tmp_path: Path):
     models = pytest.importorskip("innverse.models")
     torch.manual_seed(0)
     w = models.build_model("winnet", dict(levels=1, steps=1, blocks=1, channels=4, dn_channels=8, dn_iters=1))
-    t = Trainer(_cfg(data_dir, tmp_path / "w", max_steps=2, batch_size=2), model=w)
+    t = _run(data_dir, tmp_path / "w", model=w, max_steps=2, batch_size=2)
     assert t.run() == 0 and t.step == 2
-    assert t.loss_module.pad == 0 and w.pad == 4  # trains on the bare patch, exports pad 4
+    assert t.task.cfg.train_pad == 0 and w.pad == 4  # trains on the bare patch, exports pad 4
     assert all(torch.isfinite(p).all() for p in w.parameters())
     assert (tmp_path / "w" / "model" / "model.safetensors").is_file()
     ne = models.build_model("nenet", dict(hidden=4, layers=1))
-    t = Trainer(_cfg(data_dir, tmp_path / "n", kind="nenet", sigma=None, max_steps=2, batch_size=2), model=ne)
-    assert t.run() == 0
+    task = NENetTask(NENetTrainConfig(data=str(data_dir), patch_size=16), seed=3)
+    cfg = EngineConfig(out=str(tmp_path / "n"), batch_size=2, max_steps=2, device="cpu", progress=False)
+    assert Engine(task, cfg, model=ne).run() == 0
 
 
 def test_init_carries_weights_across_the_blind_label(data_dir: Path, tmp_path: Path, capsys):
@@ -298,19 +381,18 @@ def test_init_carries_weights_across_the_blind_label(data_dir: Path, tmp_path: P
     src = models.build_model("winnet", small)
     assert src.blind is False
     save_model(src, tmp_path / "src")
-    cfg = _cfg(data_dir, tmp_path / "b", sigma=None, sigma_range=(0.0, 55.0), model_config=dict(small),
-               init=str(tmp_path / "src"), max_steps=1, patch_size=16, lr=1e-12)
-    t = Trainer(cfg)
+    t = _run(data_dir, tmp_path / "b", init=str(tmp_path / "src"), max_steps=1, lr=1e-12,
+             task_kw=dict(sigma=None, sigma_range=(0.0, 55.0), model_config=dict(small)))
     assert t.run() == 0
     assert t.model.blind is True and "initialised from" in capsys.readouterr().err
     # one Adam step of lr 1e-12 moves each weight by about 1e-12: the weights are src's
     for (k, a), b in zip(src.state_dict().items(), t.model.state_dict().values(), strict=True):
         assert torch.allclose(a, b, rtol=0, atol=1e-9), k
     assert models.load_model(tmp_path / "b" / "model").blind is True
-    other = _cfg(data_dir, tmp_path / "c", sigma=None, sigma_range=(0.0, 55.0),
-                 model_config=dict(small, channels=8), init=str(tmp_path / "src"), max_steps=1, patch_size=16)
+    other = _run(data_dir, tmp_path / "c", init=str(tmp_path / "src"), max_steps=1,
+                 task_kw=dict(sigma=None, sigma_range=(0.0, 55.0), model_config=dict(small, channels=8)))
     with pytest.raises(UserError, match="differs from this run"):
-        Trainer(other).run()
+        other.run()
 
 
 # ---------------------------------------------------------------------------------- torchrun
@@ -342,10 +424,8 @@ def test_torchrun_two_processes_and_resume(data_dir: Path, tmp_path: Path):
     # the learning-rate drop at 60 % moves with --max-steps)
     for steps, resume in ((3, False), (5, True)):
         torch.manual_seed(0)
-        cfg = TrainConfig(kind="winnet", data=str(data_dir), out=str(tmp_path / "one"), sigma=25.0,
-                          patch_size=16, batch_size=8, max_steps=steps, ckpt_every=2, device="cpu",
-                          progress=False, resume=resume)
-        single = Trainer(cfg, model=TinyDenoiser())
+        single = _run(data_dir, tmp_path / "one", model=TinyDenoiser(), batch_size=8, max_steps=steps,
+                      ckpt_every=2, seed=0, resume=resume)
         assert single.run() == 0
     from safetensors.torch import load_file
 
