@@ -2,7 +2,8 @@
 
 * :mod:`~innverse.train.engine` -- :class:`Engine` and :class:`EngineConfig`: the loop (exact resume,
   NaN rollback, DDP, AMP, EMA, time budget, CSV log, progress), knowing nothing about the task;
-* :mod:`~innverse.train.task` -- :class:`TrainTask`, what a task supplies, and the task registry;
+* :mod:`~innverse.train.task` -- :class:`TrainTask`, what a task supplies;
+* :mod:`~innverse.train.registry` -- the tasks ``innverse train`` knows;
 * :mod:`~innverse.train.tasks` -- the built-in tasks (``winnet``, ``nenet``, ...);
 * :mod:`~innverse.train.patches` -- deterministic patch sampling from in-memory images;
 * :mod:`~innverse.train.schedule` -- learning-rate schedules;
@@ -13,7 +14,8 @@
 from innverse.train.engine import Engine, EngineConfig
 from innverse.train.patches import PatchSampler
 from innverse.train.schedule import learning_rate, step_lr
-from innverse.train.task import TrainTask, get_task, register_task, task_names
+from innverse.train.registry import get_task, register_task, task_names
+from innverse.train.task import TrainTask
 
 __all__ = [
     "Engine",

@@ -337,8 +337,6 @@ class Engine:
         return bool(cfg.resume and exists)
 
     def _config_record(self) -> dict:
-        import innverse
-
         return {
             "task": self.task.name,
             "kind": getattr(self.model, "kind", self.task.name),
@@ -350,7 +348,7 @@ class Engine:
             "step": self.step,
             "total_steps": self.total_steps,
             "world_size": self.info.world_size,
-            "innverse": innverse.__version__,
+            "innverse": _version(),
         }
 
     def _model_config(self) -> dict:
@@ -713,6 +711,7 @@ class Engine:
             m = self.eval_model
             was = m.training
             m.eval()
+            self.task.step = self.step  # tasks may name validation outputs by step
             try:
                 scores = self.task.validate(m, self.device)
             finally:
@@ -722,6 +721,16 @@ class Engine:
             if line:
                 self.say(f"step {self.step}: {line}")
         self._log(row)
+
+
+def _version() -> str:
+    """The installed innverse version (without importing the package's face)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("innverse")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 class _Accumulator:

@@ -15,21 +15,20 @@ images, noise levels or diffusion times.  A *task* supplies everything else:
 * the loss (:meth:`loss`), the validation scores (:meth:`validate`) and the export of the trained
   model (:meth:`export`).
 
-Register a task with :func:`register_task`; ``innverse train`` lists the registered ones.
+The tasks ``innverse train`` knows are listed in :mod:`innverse.train.registry`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["TrainTask", "register_task", "task_names", "get_task", "Batch"]
+__all__ = ["TrainTask", "Batch"]
 
 #: a batch as the task makes it: named tensors (moved to the device by the engine)
 Batch = dict[str, Tensor]
@@ -159,25 +158,3 @@ class TrainTask:
         if a != b:
             return f"its model config {a} differs from this run's {b}"
         return None
-
-
-_TASKS: dict[str, Callable[[], type[TrainTask]]] = {}
-
-
-def register_task(name: str, loader: Callable[[], type[TrainTask]]) -> None:
-    """Register ``innverse train NAME``; ``loader()`` imports and returns the task class lazily."""
-    _TASKS[name] = loader
-
-
-def task_names() -> list[str]:
-    """The registered task names, sorted."""
-    from innverse.train import tasks  # noqa: F401 - registers the built-in tasks
-
-    return sorted(_TASKS)
-
-
-def get_task(name: str) -> type[TrainTask]:
-    """The task class registered as ``name`` (KeyError when unknown)."""
-    from innverse.train import tasks  # noqa: F401 - registers the built-in tasks
-
-    return _TASKS[name]()
