@@ -1,4 +1,7 @@
-"""Synthetic degradations: circular blur via the FFT and seeded Gaussian noise.
+"""Synthetic degradations for the benchmarks: circular blur and seeded Gaussian noise.
+
+The forward operators themselves live in :mod:`innverse.physics`; :func:`blur` and :func:`psf2otf`
+are that package's circular blur.
 
 Noise convention (used by the benchmarks): images in [0, 1]; for image ``i`` the noise is
 ``σ/255 · randn`` drawn from ``torch.Generator().manual_seed(i)``, float32, the shape of the image tensor
@@ -10,32 +13,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from innverse.physics.blur import CircularBlur, psf2otf
+
 __all__ = ["psf2otf", "blur", "seeded_noise", "add_noise", "psnr"]
 
 
-def psf2otf(kernel: np.ndarray | torch.Tensor, shape: tuple[int, int], dtype=torch.float64) -> torch.Tensor:
-    """The optical transfer function (``rfft2``, shape ``(H, W//2+1)``) of a kernel for an H×W image.
-
-    The kernel is zero-padded to H×W and circularly shifted so that its centre (index ``size // 2``
-    along each axis) lands on (0, 0), as MATLAB's ``psf2otf`` does.
-    """
-    k = torch.as_tensor(np.asarray(kernel) if not isinstance(kernel, torch.Tensor) else kernel, dtype=dtype)
-    kh, kw = k.shape
-    h, w = shape
-    if kh > h or kw > w:
-        raise ValueError(f"kernel {kh}×{kw} is larger than the image {h}×{w}")
-    pad = torch.zeros(h, w, dtype=dtype)
-    pad[:kh, :kw] = k
-    pad = torch.roll(pad, shifts=(-(kh // 2), -(kw // 2)), dims=(0, 1))
-    return torch.fft.rfft2(pad)
-
-
 def blur(x: torch.Tensor, kernel: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Circular convolution of every channel of ``x`` (…,H,W) with ``kernel`` (computed in float64)."""
-    h, w = x.shape[-2:]
-    otf = psf2otf(kernel, (h, w)).to(x.device)
-    y = torch.fft.irfft2(torch.fft.rfft2(x.to(torch.float64)) * otf, s=(h, w))
-    return y.to(x.dtype)
+    """Circular convolution of every channel of ``x`` (…,H,W) with ``kernel`` (computed in float64).
+
+    The same as ``CircularBlur(kernel).A(x)`` (:class:`innverse.physics.CircularBlur`, where the
+    centre convention and :func:`psf2otf` are described).
+    """
+    return CircularBlur(kernel).A(x)
 
 
 def seeded_noise(shape: tuple[int, ...] | torch.Size, sigma255: float, seed: int) -> torch.Tensor:

@@ -8,7 +8,10 @@ Model: ``y = k ⊛ x + n`` with circular convolution.  With ``z₀ = y``, ``β�
     β_{k+1} = NENet(x_k)
     z_k = WINNet_blind(x_k, 2·β_{k+1})
 
-and return ``z``.  The default ``λ = 0.23``.  :func:`wiener_deconv` is a plain Wiener filter baseline.
+and return ``z``.  The default ``λ = 0.23``.  The data step is the prox of the forward operator
+:class:`innverse.physics.CircularBlur` (``prox(z, y, γ)`` with ``γ = 1/α``), evaluated by its
+:meth:`~innverse.physics.CircularBlur.data_step` from the FFT of ``y`` computed once per image.
+:func:`wiener_deconv` is a plain Wiener filter baseline.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 import torch
 
 from innverse.data import color as colorlib
-from innverse.data.degrade import psf2otf
+from innverse.physics.blur import CircularBlur, data_step
 from innverse.solvers.denoise import (
     DEFAULT_OVERLAP,
     DEFAULT_TILE,
@@ -45,36 +48,27 @@ DEFAULT_MAX_ITER = 30
 MIN_BETA = 0.5 / 255.0
 
 
-def data_step(y_f: torch.Tensor, otf: torch.Tensor, z: torch.Tensor, alpha: float) -> torch.Tensor:
-    """Closed-form ``argmin_x ‖y − k⊛x‖² + α‖x − z‖²`` (circular boundary) via the FFT.
-
-    ``y_f = rfft2(y)``, ``otf = psf2otf(k, (H, W))``, ``z`` (…,H,W) real, ``α > 0``.
-    """
-    h, w = z.shape[-2:]
-    z_f = torch.fft.rfft2(z.to(torch.float64))
-    num = torch.conj(otf) * y_f + alpha * z_f
-    den = otf.real**2 + otf.imag**2 + alpha
-    return torch.fft.irfft2(num / den, s=(h, w))
+def _operator(kernel: np.ndarray | torch.Tensor | CircularBlur) -> CircularBlur:
+    return kernel if isinstance(kernel, CircularBlur) else CircularBlur(kernel)
 
 
-def wiener_deconv(y: torch.Tensor, kernel: np.ndarray | torch.Tensor, nsr: float) -> torch.Tensor:
+def wiener_deconv(
+    y: torch.Tensor, kernel: np.ndarray | torch.Tensor | CircularBlur, nsr: float
+) -> torch.Tensor:
     """Wiener deconvolution ``F⁻¹[conj(K)·Y / (|K|² + nsr)]`` of (…,H,W) ``y`` (circular boundary).
 
-    ``nsr``: noise-to-signal power ratio (> 0), e.g. ``σ² / var(x)``.
+    ``kernel``: a 2-D kernel or a :class:`~innverse.physics.CircularBlur`.  ``nsr``: noise-to-signal
+    power ratio (> 0), e.g. ``σ² / var(x)``.
     """
     if not nsr > 0:
         raise ValueError(f"nsr must be > 0, got {nsr}")
-    h, w = y.shape[-2:]
-    otf = psf2otf(kernel, (h, w)).to(y.device)
-    y_f = torch.fft.rfft2(y.to(torch.float64))
-    x = torch.fft.irfft2(torch.conj(otf) * y_f / (otf.real**2 + otf.imag**2 + nsr), s=(h, w))
-    return x.to(y.dtype)
+    return _operator(kernel).regularized_inverse(y, nsr)
 
 
 @torch.no_grad()
 def pnp_deblur(
     y: torch.Tensor,
-    kernel: np.ndarray | torch.Tensor,
+    kernel: np.ndarray | torch.Tensor | CircularBlur,
     denoiser: Any,
     estimator: Any,
     beta0: float | torch.Tensor | None = None,
@@ -85,8 +79,10 @@ def pnp_deblur(
 ) -> tuple[torch.Tensor, dict[str, Any]]:
     """Deblur a gray batch ``y`` (N,1,H,W) in [0, 1]; each image runs its own loop.
 
-    ``denoiser(x, sigma)`` is a blind gray denoiser, ``estimator(x) -> (N,)`` a noise estimator, both on
-    the data scale.  ``beta0``: known noise std per image (data scale; float or (N,)), else estimated.
+    ``kernel``: a 2-D blur kernel or the forward operator :class:`~innverse.physics.CircularBlur`
+    (the operator's ``sigma`` is not used: β₀ is given or estimated).  ``denoiser(x, sigma)`` is a
+    blind gray denoiser, ``estimator(x) -> (N,)`` a noise estimator, both on the data scale.
+    ``beta0``: known noise std per image (data scale; float or (N,)), else estimated.
     Returns ``(z, info)`` with ``info = {"iterations": [n per image], "betas": [[β₀, β₁, …] per image]}``
     (data scale).
     """
@@ -97,7 +93,8 @@ def pnp_deblur(
     n, _, h, w = y.shape
     dev = model_device(denoiser, y.device)
     y = y.to(dev, torch.float32)
-    otf = psf2otf(kernel, (h, w)).to(dev)
+    op = _operator(kernel)
+    op.otf((h, w), dev)  # checks the kernel against the image size before any model runs
     if beta0 is None:
         est_dev = model_device(estimator, dev)
         b0 = estimate_gray(estimator, y.to(est_dev)).to(dev)
@@ -117,7 +114,7 @@ def pnp_deblur(
         k = 1
         while beta > beta_0 and k <= max_iter:
             alpha = lam * beta_0**2 / beta**2
-            x = data_step(y_f, otf, z, alpha).to(torch.float32)
+            x = op.data_step(y_f, z, alpha).to(torch.float32)
             beta = float(estimate_gray(estimator, x.to(model_device(estimator, dev))).reshape(-1)[0])
             seq.append(beta)
             s = torch.full((1,), 2.0 * beta, dtype=torch.float32, device=dev)
@@ -134,7 +131,7 @@ def pnp_deblur(
 @torch.no_grad()
 def deblur_tensor(
     x: torch.Tensor,
-    kernel: np.ndarray | torch.Tensor,
+    kernel: np.ndarray | torch.Tensor | CircularBlur,
     denoiser: Any,
     estimator: Any,
     sigma255: float | None = None,
