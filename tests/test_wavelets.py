@@ -17,9 +17,11 @@ from innverse.wavelets import (
     band_noise_gains,
     default_level,
     denoise,
+    denoise_data_scale,
     dwt,
     dwt2,
     estimate_sigma,
+    estimate_sigma_data_scale,
     idwt,
     idwt2,
     mirror_pad,
@@ -181,7 +183,11 @@ def test_errors():
     with pytest.raises(ValueError, match="odd"):
         dwt(_rand(5), "haar")
     with pytest.raises(TypeError):
-        wavedec2(np.zeros((8, 8)), "haar", 1)
+        wavedec2([[0.0] * 8] * 8, "haar", 1)  # numpy arrays and tensors only
+    with pytest.raises(ValueError, match="two distinct axes"):
+        wavedec2(np.zeros((8, 8)), "haar", 1, axes=(0, 0))
+    with pytest.raises(ValueError, match="needs axes"):
+        wavedec2(np.zeros((2, 2, 8, 8, 1)), "haar", 1)
     c = wavedec2(x, "cdf53", 2)
     with pytest.raises(ValueError, match="do not match"):
         waverec2([c[0], c[2], c[1]], "cdf53")
@@ -210,17 +216,26 @@ def test_band_noise_gains_match_analysis_rows(name):
 # ---------------------------------------------------------------------------------- estimate_sigma
 
 
-def test_estimate_sigma_on_noise_and_shapes():
-    noise = 0.1 * _rand(2, 1, 256, 256, seed=11)
-    s = estimate_sigma(noise)
+def test_estimate_sigma_data_scale_on_noise_and_shapes():
+    noise = 0.1 * _rand(2, 1, 256, 256, seed=11)  # data scale: any values, channels first
+    s = estimate_sigma_data_scale(noise)
     assert isinstance(s, torch.Tensor) and s.shape == (2,)
     assert torch.allclose(s, torch.full((2,), 0.1, dtype=torch.float64), rtol=0.03)
-    s2 = estimate_sigma(noise[0, 0].numpy())
+    s2 = estimate_sigma_data_scale(noise[0, 0].numpy())
     assert isinstance(s2, float) and abs(s2 - 0.1) < 0.003
-    assert isinstance(estimate_sigma(noise[0, 0, :101, :99]), float)
-    sn = estimate_sigma(noise.numpy())
+    assert isinstance(estimate_sigma_data_scale(noise[0, 0, :101, :99]), float)
+    sn = estimate_sigma_data_scale(noise.numpy())
     assert isinstance(sn, np.ndarray) and sn.shape == (2,)
-    assert estimate_sigma(torch.ones(32, 32)) == 0.0
+    assert estimate_sigma_data_scale(torch.ones(32, 32)) == 0.0
+
+
+def test_estimate_sigma_is_on_0_255():
+    y = 0.5 + 0.1 * _rand(2, 1, 256, 256, seed=11)
+    s = estimate_sigma(y)  # a torch batch: a (B,) numpy array, 0-255 scale
+    assert isinstance(s, np.ndarray) and s.shape == (2,)
+    np.testing.assert_allclose(s, estimate_sigma_data_scale(y).numpy() * 255, rtol=1e-12)
+    assert abs(estimate_sigma(y[0, 0, :101, :99].numpy()) - 25.5) < 1
+    assert estimate_sigma(torch.full((32, 32), 0.5)) == 0.0
 
 
 # ---------------------------------------------------------------------------------------- denoise
@@ -236,48 +251,54 @@ def _smooth_image(h: int = 64, w: int = 80) -> torch.Tensor:
 def test_denoise_improves_synthetic_image(method):
     x = _smooth_image()
     y = x + 0.1 * _rand(*x.shape, seed=12, dtype=torch.float32)
-    z = denoise(y, sigma=0.1, method=method)
+    z = denoise(y, sigma=25.5, method=method)  # 0-255 scale
     assert z.shape == y.shape and z.dtype == torch.float32
     assert psnr(z.clamp(0, 1), x).item() > psnr(y, x).item() + 5
+    torch.testing.assert_close(z, denoise_data_scale(y, sigma=0.1, method=method), atol=0, rtol=0)
 
 
-def test_denoise_types_shapes_and_sizes():
+def test_denoise_data_scale_types_shapes_and_sizes():
     x = _smooth_image(37, 53)
     y = x + 0.05 * _rand(*x.shape, seed=13, dtype=torch.float32)
-    z = denoise(y, 0.05)
+    z = denoise_data_scale(y, 0.05)
     assert z.shape == (1, 1, 37, 53)
-    zn = denoise(y[0, 0].numpy(), 0.05)
+    zn = denoise_data_scale(y[0, 0].numpy(), 0.05)
     assert isinstance(zn, np.ndarray) and zn.shape == (37, 53) and zn.dtype == np.float32
     np.testing.assert_allclose(zn, z[0, 0].numpy(), atol=1e-5)
-    z64 = denoise(y[0, 0].double().numpy(), None, method="visu", level=2)
+    z64 = denoise_data_scale(y[0, 0].double().numpy(), None, method="visu", level=2)
     assert z64.dtype == np.float64 and z64.shape == (37, 53)
-    # batches and channels: each image/channel denoised independently
+    # batches and any number of channels (channels first): each image/channel denoised independently
     y2 = torch.flip(y, dims=(-1,)) + 0.05
     yb = torch.cat([y, y2], dim=1).repeat(2, 1, 1, 1)
-    zb = denoise(yb, sigma=torch.tensor([0.05, 0.05]))
+    zb = denoise_data_scale(yb, sigma=torch.tensor([0.05, 0.05]))
     assert zb.shape == (2, 2, 37, 53)
     torch.testing.assert_close(zb[0, 0], z[0, 0], atol=1e-5, rtol=0)
-    torch.testing.assert_close(zb[1, 1], denoise(y2, 0.05)[0, 0], atol=1e-5, rtol=0)
-    # tiny images work (fewer levels)
-    assert denoise(torch.rand(1, 1, 5, 6), 0.1).shape == (1, 1, 5, 6)
+    torch.testing.assert_close(zb[1, 1], denoise_data_scale(y2, 0.05)[0, 0], atol=1e-5, rtol=0)
+    # tiny images work (fewer levels), through the user-facing function too
+    assert denoise_data_scale(torch.rand(1, 1, 5, 6), 0.1).shape == (1, 1, 5, 6)
+    assert denoise(torch.rand(5, 6), 25).shape == (5, 6)
 
 
 def test_denoise_sigma_zero_is_identity_and_errors():
     y = _rand(1, 1, 40, 40, seed=14)
-    out = denoise(y, sigma=0.0)
+    out = denoise_data_scale(y, sigma=0.0)
     assert (out - y).abs().max() < 1e-12
-    with pytest.raises(ValueError, match="method"):
-        denoise(y, 0.1, method="sure")
-    with pytest.raises(ValueError, match="mode"):
-        denoise(y, 0.1, mode="garrote")
-    with pytest.raises(ValueError, match="unknown wavelet"):
-        denoise(y, 0.1, wavelet="sym8")
-    with pytest.raises(ValueError, match="sigma"):
-        denoise(y, -0.1)
-    with pytest.raises(ValueError, match="one value per image"):
-        denoise(y, [0.1, 0.2])
-    with pytest.raises(ValueError, match="too many levels"):
-        denoise(y, 0.1, level=7)  # 40 + 2 * 16 = 72 pixels allow 6 levels
+    u = 0.5 + 0.1 * y  # on [0, 1] for the user-facing function, whose errors are UserErrors (ValueErrors)
+    assert (denoise(u, 0) - u).abs().max() < 1e-12
+    for fn, s in ((denoise_data_scale, 0.1), (denoise, 25)):
+        x = y if fn is denoise_data_scale else u
+        with pytest.raises(ValueError, match="method"):
+            fn(x, s, method="sure")
+        with pytest.raises(ValueError, match="mode"):
+            fn(x, s, mode="garrote")
+        with pytest.raises(ValueError, match="unknown wavelet"):
+            fn(x, s, wavelet="sym8")
+        with pytest.raises(ValueError, match="sigma"):
+            fn(x, -s)
+        with pytest.raises(ValueError, match="one value per image"):
+            fn(x, [s, s])
+        with pytest.raises(ValueError, match="too many levels"):
+            fn(x, s, level=7)  # 40 + 2 * 16 = 72 pixels allow 6 levels
 
 
 def test_thresholds_and_sure():
@@ -321,10 +342,10 @@ def _set12(names):
 @pytest.mark.data
 def test_set12_quality_and_sigma_estimate():
     imgs = _set12(["02.png", "05.png"])  # 256x256 each
-    sigma = 25 / 255
+    sigma = 25  # 0-255 scale
     for i, x in enumerate(imgs):
         g = torch.Generator().manual_seed(i)
-        y = x + sigma * torch.randn(x.shape, generator=g, dtype=torch.float32)
+        y = x + sigma / 255 * torch.randn(x.shape, generator=g, dtype=torch.float32)
         noisy = psnr(y.clamp(0, 1), x).item()
         bayes = psnr(denoise(y, sigma).clamp(0, 1), x).item()
         visu = psnr(denoise(y, sigma, method="visu").clamp(0, 1), x).item()
@@ -425,13 +446,13 @@ def test_cli_denoise_gray_and_force(tmp_path, capsys):
         out = np.asarray(im, dtype=np.float64)
     err_in = np.abs(noisy.astype(float) - x).mean()
     assert np.abs(out - x).mean() < 0.7 * err_in
-    assert "sigma 20.00 (given)" in capsys.readouterr().out
+    assert "sigma 20)" in capsys.readouterr().out
     before = dst.read_bytes()
     with pytest.raises(UserError, match="out.png: output exists"):
         _cli(["wavelet", "denoise", str(src), "-o", str(dst)])
     assert dst.read_bytes() == before
     assert _cli(["wavelet", "denoise", str(src), "-o", str(dst), "--force", "--method", "visu"]) == 0
-    assert "(estimated)" in capsys.readouterr().out
+    assert "estimated sigma" in capsys.readouterr().out
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
 
 

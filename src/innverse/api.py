@@ -1,16 +1,27 @@
 """Top-level functions: :func:`denoise`, :func:`estimate_noise` and :func:`deblur`.
 
-Conventions (the same everywhere in the user-facing API and the CLI):
+Conventions — the same for these three functions, for :func:`innverse.wavelets.denoise` and
+:func:`innverse.wavelets.estimate_sigma`, and for the CLI (the rules are implemented once, in
+:mod:`innverse.convention`):
 
 * **Noise levels are on the 0–255 scale of 8-bit images**, whatever the input dtype: ``sigma=25``
-  means a noise std of 25/255 of the full range, for uint8, uint16 and float images alike (float images
-  are taken to span [0, 1]).  :func:`estimate_noise` answers on the same scale.
-* **Layouts**: numpy arrays ``H×W`` (gray) or ``H×W×C`` (numpy convention); torch tensors ``H×W``,
-  ``C×H×W`` or (either kind) ``B×C×H×W``.  ``C`` is 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA);
-  alpha is passed through untouched.
-* **dtypes**: uint8 and uint16 are scaled by 255 / 65535 and the result is rounded back to the same
-  dtype (clipped); float inputs give float outputs of the same dtype, *not* clipped to [0, 1].  The
-  result has the same kind (numpy/torch), dtype, shape and (for tensors) device as the input.
+  means a noise std of 25/255 of the full range, for uint8, uint16 and float images alike.
+  :func:`estimate_noise` answers on the same scale.
+* **Values**: uint8 and uint16 images are divided by 255 and 65535.  **Float images must be on
+  [0, 1].**  Noise may carry them a little outside, so values from −3 to 4 are accepted (enough for
+  unclipped noise up to σ ≈ 140 on a 12-megapixel image); a float image with any value outside
+  [−3, 4] — typically a float copy of an 8-bit image, on 0–255 — is refused with a
+  :class:`~innverse.errors.UserError` such as "float images must be on [0, 1]; this one spans [0, 255]
+  — divide by 255 or pass uint8".  NaN/inf and other dtypes (bool, signed or 32/64-bit integers) are
+  refused too.
+* **Layouts are decided by type, never guessed from the shape**: numpy arrays are channels-last,
+  ``H×W``, ``H×W×C`` or a batch ``N×H×W×C``; torch tensors are channels-first, ``H×W``, ``C×H×W`` or
+  ``B×C×H×W``.  ``C`` is 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA); alpha is passed through
+  untouched.  A numpy ``C×H×W`` array or a torch ``H×W×C`` tensor is refused with a hint.
+* **Results** have the same kind (numpy/torch), dtype, shape and (tensors) device as the input:
+  uint8/uint16 results are rounded and clipped; float results are *not* clipped to [0, 1].
+  Per-image numbers (estimated σ) are a float for one image and a (B,) float64 numpy array for a
+  batch.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from innverse.convention import as_batch
 from innverse.data import color as colorlib
 from innverse.data.kernels import load_kernel
 from innverse.errors import UserError
@@ -39,103 +51,6 @@ from innverse.solvers.denoise import (
 from innverse.solvers.pnp import DEFAULT_LAMBDA, DEFAULT_MAX_ITER, deblur_tensor
 
 __all__ = ["denoise", "estimate_noise", "deblur"]
-
-_INT_SCALE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
-
-
-class _Batch:
-    """An input image as a float32 (B,C,H,W) tensor plus the recipe to give results back in kind."""
-
-    def __init__(self, image: Any):
-        if isinstance(image, torch.Tensor):
-            self.is_torch = True
-            self.device = image.device
-            t = image.detach()
-            if t.dtype == torch.uint8:
-                self.scale: float | None = 255.0
-            elif t.dtype == getattr(torch, "uint16", None):
-                self.scale = 65535.0
-                t = t.to(torch.int32)
-            elif t.is_floating_point():
-                self.scale = None
-            else:
-                raise UserError(f"unsupported tensor dtype {t.dtype} (use uint8, uint16 or float)")
-            self.dtype: Any = image.dtype
-            self.shape = tuple(image.shape)
-            if t.dim() == 2:
-                x = t[None, None]
-            elif t.dim() == 3:
-                x = t[None]
-            elif t.dim() == 4:
-                x = t
-            else:
-                raise UserError(f"expected an H×W, C×H×W or B×C×H×W tensor, got shape {self.shape}")
-            x = x.to(torch.float32)
-        elif isinstance(image, np.ndarray):
-            self.is_torch = False
-            self.device = torch.device("cpu")
-            self.dtype = image.dtype
-            self.shape = image.shape
-            if image.dtype in _INT_SCALE:
-                self.scale = _INT_SCALE[image.dtype]
-            elif np.issubdtype(image.dtype, np.floating):
-                self.scale = None
-            else:
-                raise UserError(f"unsupported array dtype {image.dtype} (use uint8, uint16 or float)")
-            a = np.asarray(image, dtype=np.float32)
-            if a.ndim == 2:
-                a = a[None, None]
-            elif a.ndim == 3:
-                a = np.moveaxis(a, 2, 0)[None]
-            elif a.ndim != 4:
-                raise UserError(f"expected an H×W, H×W×C or B×C×H×W array, got shape {image.shape}")
-            x = torch.from_numpy(np.ascontiguousarray(a))
-        else:
-            raise UserError(f"expected a numpy array or a torch tensor, got {type(image).__name__}")
-        if x.shape[1] not in (1, 2, 3, 4):
-            raise UserError(
-                f"image of shape {self.shape} has {x.shape[1]} channels; 1 (gray), 2, 3 (RGB) or 4 expected "
-                "(numpy: H×W×C, torch: C×H×W)"
-            )
-        if x.numel() == 0:
-            raise UserError(f"empty image of shape {self.shape}")
-        if self.scale is not None:
-            x = x / self.scale
-        elif not torch.isfinite(x).all():
-            raise UserError("image contains NaN or infinite values")
-        c = x.shape[1]
-        self.alpha = x[:, c - 1 :] if c in (2, 4) else None
-        self.x = x[:, : 1 if c <= 2 else 3].contiguous()
-
-    @property
-    def size(self) -> tuple[int, int]:
-        """(H, W)."""
-        return int(self.x.shape[-2]), int(self.x.shape[-1])
-
-    def check_min_size(self, min_size: int) -> None:
-        """Raise :class:`UserError` when the image is smaller than ``min_size`` on a side."""
-        h, w = self.size
-        if min(h, w) < min_size:
-            raise UserError(f"image is {w}×{h} pixels, the model needs at least {min_size}×{min_size}")
-
-    def restore(self, out: torch.Tensor) -> Any:
-        """A (B,C,H,W) float result → the input's kind, dtype, layout and device."""
-        out = out.to("cpu", torch.float32)
-        if self.alpha is not None:
-            out = torch.cat([out, self.alpha.to(out.dtype)], dim=1)
-        if self.scale is not None:
-            out = torch.round(out.clamp(0.0, 1.0) * self.scale)
-        if self.is_torch:
-            r = out.reshape(self.shape) if len(self.shape) < 4 else out
-            if self.dtype == getattr(torch, "uint16", None):
-                return r.to(torch.int32).to(torch.uint16).to(self.device)
-            return r.to(self.dtype).to(self.device)
-        a = out.numpy()
-        if len(self.shape) == 2:
-            a = a[0, 0]
-        elif len(self.shape) == 3:
-            a = np.moveaxis(a[0], 0, 2)
-        return np.ascontiguousarray(a).astype(self.dtype, copy=False)
 
 
 def _check_color(color: str) -> str:
@@ -174,7 +89,7 @@ def denoise(
     """
     s255 = check_sigma(sigma)
     _check_color(color)
-    batch = _Batch(image)
+    batch = as_batch(image)
     dev = resolve_device(device)
     den = get_denoiser(model, s255, dev, color=color if batch.x.shape[1] == 3 else None)
     est = get_estimator(estimator, dev) if s255 is None else None
@@ -199,15 +114,15 @@ def estimate_noise(
 ) -> float | np.ndarray:
     """Estimated Gaussian noise std on the 0–255 scale (NENet by default).
 
-    A float for a single image (H×W, H×W×C, C×H×W), a (B,) float array for a B×C×H×W batch.  Colour
-    images: the mean of the R, G and B estimates.
+    A float for a single image (numpy H×W or H×W×C, torch H×W or C×H×W), a (B,) float64 numpy array
+    for a batch (numpy N×H×W×C, torch B×C×H×W).  Colour images: the mean of the R, G and B estimates.
+    Inputs follow the module conventions (float images on [0, 1]).
     """
-    batch = _Batch(image)
+    batch = as_batch(image)
     dev = resolve_device(device)
     est = get_estimator(estimator, dev)
     batch.check_min_size(min_size_of(est))
-    s = np.asarray(sigma_list(estimate_sigma(batch.x.to(dev), est)), dtype=np.float64)
-    return float(s[0]) if len(batch.shape) < 4 else s
+    return batch.values(sigma_list(estimate_sigma(batch.x.to(dev), est)))
 
 
 def deblur(
@@ -250,7 +165,7 @@ def deblur(
         raise UserError(f"lam must be a positive number, got {lam!r}")
     k = kernel.detach().cpu().numpy() if isinstance(kernel, torch.Tensor) else kernel
     k = load_kernel(k)
-    batch = _Batch(image)
+    batch = as_batch(image)
     h, w = batch.size
     if k.shape[0] > h or k.shape[1] > w:
         raise UserError(f"blur kernel {k.shape[1]}×{k.shape[0]} is larger than the image {w}×{h}")

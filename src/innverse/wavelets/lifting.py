@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -156,6 +157,52 @@ def get_wavelet(wavelet: str | LiftingScheme) -> LiftingScheme:
 # 1-D building blocks along one dimension
 
 
+def _spatial_axes(x, axes: Sequence[int] | None) -> tuple[int, int] | None:
+    """The (row, column) axes to transform, or None for the last two axes of a tensor.
+
+    ``axes=None``: tensors use their last two dims (``H×W``, ``C×H×W``, ``B×C×H×W``); numpy arrays
+    follow the library's channels-last convention: ``H×W`` and ``H×W×C`` → (0, 1), ``N×H×W×C`` →
+    (1, 2).  Pass ``axes=(-2, -1)`` for PyWavelets' default on numpy arrays.
+    """
+    if not isinstance(x, np.ndarray | Tensor):
+        return None  # not an array: the tensor check reports it
+    nd = x.ndim
+    if axes is None:
+        if not isinstance(x, np.ndarray):
+            return None
+        if nd in (2, 3):
+            return (0, 1)
+        if nd == 4:
+            return (1, 2)
+        raise ValueError(f"a {nd}-D numpy array needs axes=(row_axis, column_axis)")
+    try:
+        ax = tuple(int(a) % nd for a in axes)
+    except (TypeError, ValueError):
+        raise ValueError(f"axes must be two axis numbers, got {axes!r}") from None
+    if len(ax) != 2 or ax[0] == ax[1] or any(not -nd <= int(a) < nd for a in axes):
+        raise ValueError(f"axes must be two distinct axes of a {nd}-D input, got {tuple(axes)}")
+    return ax
+
+
+def _to_work(x, ax: tuple[int, int] | None):
+    """Input → a tensor with the transformed axes last (numpy: float32/float64 kept, else float64)."""
+    if isinstance(x, np.ndarray):
+        a = x if x.dtype in (np.float32, np.float64) else np.asarray(x, dtype=np.float64)
+        assert ax is not None
+        return torch.from_numpy(np.ascontiguousarray(np.moveaxis(a, ax, (-2, -1))))
+    if ax is not None and isinstance(x, Tensor):
+        return x.movedim(ax, (-2, -1))
+    return x
+
+
+def _from_work(coeffs, ax: tuple[int, int] | None, as_numpy: bool):
+    """Tensors (nested in lists/tuples) with the transformed axes last → the input's layout and type."""
+    if isinstance(coeffs, Tensor):
+        t = coeffs if ax is None else coeffs.movedim((-2, -1), ax)
+        return np.ascontiguousarray(t.detach().cpu().numpy()) if as_numpy else t
+    return type(coeffs)(_from_work(c, ax, as_numpy) for c in coeffs)
+
+
 def _check_tensor(x: Tensor, what: str = "x") -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
@@ -226,8 +273,18 @@ def idwt(cA: Tensor, cD: Tensor, wavelet: str | LiftingScheme, dim: int = -1) ->
 # 2-D transforms on the last two dimensions
 
 
-def dwt2(x: Tensor, wavelet: str | LiftingScheme) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor]]:
-    """One level of the periodic 2-D DWT on the last two dims: ``(cA, (cH, cV, cD))`` as pywt."""
+def dwt2(
+    x: Tensor, wavelet: str | LiftingScheme, axes: Sequence[int] | None = None
+) -> tuple[Tensor, tuple[Tensor, Tensor, Tensor]]:
+    """One level of the periodic 2-D DWT: ``(cA, (cH, cV, cD))`` as pywt.
+
+    ``x``: a float tensor (transformed over its last two dims) or a numpy array (transformed over
+    ``H, W`` of ``H×W``/``H×W×C``/``N×H×W×C``; the bands are numpy arrays in the same layout);
+    ``axes`` overrides the pair of axes (see :func:`wavedec2`).
+    """
+    ax = _spatial_axes(x, axes)
+    if ax is not None:
+        return _from_work(dwt2(_to_work(x, ax), wavelet), ax, isinstance(x, np.ndarray))
     _check_tensor(x)
     if x.ndim < 2:
         raise ValueError(f"expected at least 2 dimensions (H, W), got shape {tuple(x.shape)}")
@@ -241,8 +298,16 @@ def dwt2(x: Tensor, wavelet: str | LiftingScheme) -> tuple[Tensor, tuple[Tensor,
     return ca, (ch, cv, cd)
 
 
-def idwt2(cA: Tensor, details: Sequence[Tensor], wavelet: str | LiftingScheme) -> Tensor:
-    """Inverse of :func:`dwt2`."""
+def idwt2(
+    cA: Tensor, details: Sequence[Tensor], wavelet: str | LiftingScheme, axes: Sequence[int] | None = None
+) -> Tensor:
+    """Inverse of :func:`dwt2` (numpy bands give a numpy array; ``axes`` as given to :func:`dwt2`)."""
+    ax = _spatial_axes(cA, axes)
+    if ax is not None:
+        if not isinstance(details, (tuple, list)) or len(details) != 3:
+            raise ValueError("coefficient entry 1 must be a tuple (cH, cV, cD)")
+        work = idwt2(_to_work(cA, ax), [_to_work(d, ax) for d in details], wavelet)
+        return _from_work(work, ax, isinstance(cA, np.ndarray))
     s = get_wavelet(wavelet)
     ch, cv, cd = _check_details(cA, details, 0)
     lo = _inverse(cA, ch, s, -2)
@@ -308,7 +373,9 @@ def _resolve_level(shape: Sequence[int], level: int | None) -> int:
     return level
 
 
-def wavedec2(x: Tensor, wavelet: str | LiftingScheme, level: int | None = None) -> list:
+def wavedec2(
+    x: Tensor, wavelet: str | LiftingScheme, level: int | None = None, axes: Sequence[int] | None = None
+) -> list:
     """Multi-level periodic 2-D DWT of ``x`` (``(B, C, H, W)``, ``(H, W)`` or any ``(..., H, W)``).
 
     Returns ``[cA_J, (cH_J, cV_J, cD_J), ..., (cH_1, cV_1, cD_1)]`` with ``J = level``, band for
@@ -317,9 +384,19 @@ def wavedec2(x: Tensor, wavelet: str | LiftingScheme, level: int | None = None) 
     ``2**level``.  ``level=None`` uses :func:`default_level`: the largest level keeping the
     coarsest band at least 8 pixels wide (and the size divisible).
 
+    Numpy arrays and tensors alike; the coefficients have the input's type.  Which axes are
+    transformed follows the library's layout convention: the last two dims of a tensor (``H×W``,
+    ``C×H×W``, ``B×C×H×W``, any ``(..., H, W)``), and ``H, W`` of a numpy ``H×W``, ``H×W×C`` or
+    ``N×H×W×C`` array (channels last; the bands keep that layout).  ``axes=(row, column)``
+    overrides this; ``axes=(-2, -1)`` is PyWavelets' default for numpy arrays.  Numpy float32 and
+    float64 are kept, other dtypes become float64.
+
     Raises ValueError for an unknown wavelet, a negative or too large level, or a size that is
     not divisible by ``2**level`` (the message names the shape).
     """
+    ax = _spatial_axes(x, axes)
+    if ax is not None:
+        return _from_work(wavedec2(_to_work(x, ax), wavelet, level), ax, isinstance(x, np.ndarray))
     _check_tensor(x)
     if x.ndim < 2:
         raise ValueError(f"expected at least 2 dimensions (H, W), got shape {tuple(x.shape)}")
@@ -347,10 +424,19 @@ def _check_details(ca: Tensor, details: Sequence[Tensor], j: int) -> tuple[Tenso
     return details[0], details[1], details[2]
 
 
-def waverec2(coeffs: Sequence, wavelet: str | LiftingScheme) -> Tensor:
-    """Inverse of :func:`wavedec2` (exact up to rounding)."""
+def waverec2(coeffs: Sequence, wavelet: str | LiftingScheme, axes: Sequence[int] | None = None) -> Tensor:
+    """Inverse of :func:`wavedec2` (exact up to rounding); numpy coefficients give a numpy array.
+
+    ``axes``: as given to :func:`wavedec2` (the default follows the same convention).
+    """
     if not isinstance(coeffs, (list, tuple)) or len(coeffs) == 0:
         raise ValueError("coeffs must be a non-empty list [cA, (cH, cV, cD), ...]")
+    ax = _spatial_axes(coeffs[0], axes) if hasattr(coeffs[0], "ndim") else None
+    if ax is not None:
+        conv: list = [_to_work(coeffs[0], ax)]
+        for d in coeffs[1:]:
+            conv.append(tuple(_to_work(b, ax) for b in d) if isinstance(d, (tuple, list)) else d)
+        return _from_work(waverec2(conv, wavelet), ax, isinstance(coeffs[0], np.ndarray))
     s = get_wavelet(wavelet)
     a = coeffs[0]
     _check_tensor(a, "cA")

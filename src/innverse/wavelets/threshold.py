@@ -3,8 +3,17 @@
 Everything works on the lifting transforms of :mod:`innverse.wavelets.lifting` (periodic), applied
 to a mirror-padded copy of the image so that the periodic wrap does not create artificial edges.
 
-Conventions: images are on the ``[0, 1]`` scale and ``sigma`` is the standard deviation of
-additive white Gaussian noise on that same scale (``25 / 255`` for the usual "sigma = 25").
+Two levels of interface:
+
+* :func:`denoise` and :func:`estimate_sigma` are the user-facing functions and follow the library's
+  one convention (:mod:`innverse.convention`, the same as :func:`innverse.denoise`): numpy
+  ``H×W``/``H×W×C``/``N×H×W×C`` or torch ``H×W``/``C×H×W``/``B×C×H×W`` images, uint8/uint16 or
+  float on [0, 1], **σ on the 0–255 scale** in and out, results in the input's kind, dtype and shape.
+* :func:`denoise_data_scale` and :func:`estimate_sigma_data_scale` are the building blocks on the
+  *data scale*: σ is the noise std as a fraction of the value range (``25 / 255`` for the usual
+  "σ = 25"), arrays are ``(H, W)``, ``(C, H, W)`` or ``(B, C, H, W)`` (channels first, also for
+  numpy), any number of channels, any values (no [0, 1] check) — for tensors inside other code.
+  The thresholds, SURE and padding helpers below are data-scale building blocks too.
 """
 
 from __future__ import annotations
@@ -16,6 +25,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from innverse.convention import as_batch, sigma255_values
+from innverse.errors import UserError
 from innverse.wavelets.lifting import band_noise_gains, dwt2, get_wavelet, wavedec2, waverec2
 
 __all__ = [
@@ -23,6 +34,7 @@ __all__ = [
     "SIGMA_WAVELET",
     "DEFAULT_PAD",
     "estimate_sigma",
+    "estimate_sigma_data_scale",
     "DEFAULT_LEVEL",
     "sure_risk",
     "sure_keep",
@@ -32,12 +44,13 @@ __all__ = [
     "visu_threshold",
     "mirror_pad",
     "denoise",
+    "denoise_data_scale",
 ]
 
 #: median(|N(0, 1)|): ``median(|d|) / MAD_SCALE`` estimates sigma of Gaussian noise
 MAD_SCALE = 0.6744897501960817
 
-#: wavelet whose finest diagonal band :func:`estimate_sigma` uses
+#: wavelet whose finest diagonal band :func:`estimate_sigma_data_scale` uses
 SIGMA_WAVELET = "cdf97"
 
 #: mirror padding (pixels per side) added by :func:`denoise` before the periodic transform
@@ -68,8 +81,8 @@ def _as_batch(y: Tensor | np.ndarray) -> tuple[Tensor, bool, int]:
     return t, is_np, nd
 
 
-def estimate_sigma(y: Tensor | np.ndarray) -> Tensor | float:
-    """Robust (MAD) estimate of the Gaussian noise standard deviation of each image.
+def estimate_sigma_data_scale(y: Tensor | np.ndarray) -> Tensor | np.ndarray | float:
+    """Robust (MAD) estimate of the Gaussian noise standard deviation of each image, on the data scale.
 
     ``median(|cD_1|) / 0.6745`` over the finest diagonal band of the CDF 9/7 transform (all
     channels of an image pooled), divided by that band's noise gain (0.983) so that the result
@@ -78,7 +91,9 @@ def estimate_sigma(y: Tensor | np.ndarray) -> Tensor | float:
     in 0-255 units).  An odd height or width drops the last row / column.
 
     ``y``: ``(H, W)`` array/tensor -> float; ``(C, H, W)`` -> float; ``(B, C, H, W)`` -> ``(B,)``
-    tensor (a numpy ``(B, C, H, W)`` array gives a numpy ``(B,)`` array).
+    tensor (a numpy ``(B, C, H, W)`` array gives a numpy ``(B,)`` array); channels first for numpy
+    too, values on any scale (the result is on the scale of ``y``).  :func:`estimate_sigma` is the
+    user-facing version (0–255 scale).
     """
     t, is_np, nd = _as_batch(y)
     h, w = t.shape[-2:]
@@ -185,7 +200,7 @@ def _sigma_tensor(sigma: float | Tensor | np.ndarray | None, t: Tensor) -> Tenso
     """Noise std per image as a (B, 1) tensor on t's device/dtype."""
     b = t.shape[0]
     if sigma is None:
-        s = estimate_sigma(t)
+        s = estimate_sigma_data_scale(t)
         assert isinstance(s, Tensor)
         return s.to(t).reshape(b, 1)
     s = torch.as_tensor(np.asarray(sigma) if isinstance(sigma, np.ndarray) else sigma)
@@ -199,7 +214,7 @@ def _sigma_tensor(sigma: float | Tensor | np.ndarray | None, t: Tensor) -> Tenso
     return s.reshape(b, 1)
 
 
-def denoise(
+def denoise_data_scale(
     y: Tensor | np.ndarray,
     sigma: float | Tensor | np.ndarray | None = None,
     method: str = "bayes",
@@ -210,15 +225,17 @@ def denoise(
     band_gains: bool = True,
     select: bool | None = None,
 ) -> Tensor | np.ndarray:
-    """Denoise by thresholding the detail bands of a lifting wavelet transform.
+    """Denoise by thresholding the detail bands of a lifting wavelet transform, σ on the data scale.
 
-    ``y``: numpy array ``(H, W)``/``(C, H, W)``/``(B, C, H, W)`` or a tensor of those shapes,
-    values on the ``[0, 1]`` scale; the result has the same type and shape (tensors keep their
-    floating dtype and device; integer inputs come back as floats).  Each channel of each image
-    gets its own thresholds.
+    :func:`denoise` is the user-facing version (σ on 0–255, the library's image convention); this
+    one is its building block.  ``y``: numpy array ``(H, W)``/``(C, H, W)``/``(B, C, H, W)``
+    (channels first, also for numpy) or a tensor of those shapes, any number of channels, values on
+    the ``[0, 1]`` scale; the result has the same type and shape (tensors keep their floating dtype
+    and device; integer inputs come back as floats, unscaled).  Each channel of each image gets its
+    own thresholds.
 
     ``sigma``: Gaussian noise std on the data scale (``25/255`` for sigma 25), a number or one
-    value per image; ``None`` estimates it per image with :func:`estimate_sigma`.
+    value per image; ``None`` estimates it per image with :func:`estimate_sigma_data_scale`.
 
     ``method='bayes'``: BayesShrink, ``T = sigma_b**2 / sigma_X`` per detail band and channel
     (see :func:`bayes_threshold`).  ``method='visu'``: VisuShrink, the universal threshold
@@ -292,7 +309,7 @@ def denoise(
             if method == "bayes":
                 thr = bayes_threshold(band, sb)
             else:
-                thr = visu_threshold(sb, h * w)[..., None, None]
+                thr = torch.as_tensor(visu_threshold(sb, h * w))[..., None, None]
             den = thr_fn(band, thr)
             if select:
                 keep = sure_keep(band, thr, sb[..., None, None])
@@ -308,3 +325,71 @@ def denoise(
     if is_np:
         return rec.numpy().astype(np.asarray(y).dtype if np.asarray(y).dtype.kind == "f" else np.float64)
     return rec.to(y.dtype) if isinstance(y, Tensor) and y.is_floating_point() else rec
+
+
+# ----------------------------------------------------------------------------------- user-facing
+
+
+def estimate_sigma(image: Tensor | np.ndarray) -> float | np.ndarray:
+    """Robust (MAD) estimate of the Gaussian noise std of each image, **on the 0–255 scale**.
+
+    ``image`` follows the library's convention (:mod:`innverse.convention`): numpy ``H×W``,
+    ``H×W×C`` or ``N×H×W×C``; torch ``H×W``, ``C×H×W`` or ``B×C×H×W``; uint8/uint16, or float on
+    [0, 1] (a float image with values outside [−3, 4] is refused).  The colour channels of an image
+    are pooled; an alpha channel is ignored.  Returns a float for one image and a (B,) float64
+    numpy array for a batch.  The estimator is :func:`estimate_sigma_data_scale` (finest CDF 9/7
+    diagonal band).
+    """
+    batch = as_batch(image, keep_float64=True)
+    try:
+        s = estimate_sigma_data_scale(batch.x)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    assert isinstance(s, Tensor)
+    return batch.values(s.detach().double() * 255.0)
+
+
+def denoise(
+    image: Tensor | np.ndarray,
+    sigma: float | Sequence[float] | Tensor | np.ndarray | None = None,
+    method: str = "bayes",
+    wavelet: str = "cdf97",
+    level: int | None = None,
+    mode: str = "soft",
+    pad: int = DEFAULT_PAD,
+    band_gains: bool = True,
+    select: bool | None = None,
+) -> Tensor | np.ndarray:
+    """Wavelet-thresholding denoiser (BayesShrink / VisuShrink), **σ on the 0–255 scale**.
+
+    ``image`` follows the library's convention (:mod:`innverse.convention`, as
+    :func:`innverse.denoise`): numpy ``H×W``, ``H×W×C`` or ``N×H×W×C``; torch ``H×W``, ``C×H×W`` or
+    ``B×C×H×W``; uint8/uint16, or float on [0, 1].  The result has the input's kind, dtype, shape and
+    device (integers rounded and clipped; floats not clipped).  Each colour channel of each image
+    gets its own thresholds; an alpha channel is passed through.
+
+    ``sigma``: noise std on the 0–255 scale (``25`` for σ = 25), a number or one value per image;
+    ``None`` estimates it per image (:func:`estimate_sigma`).  The other arguments are those of
+    :func:`denoise_data_scale`, which does the work.  Bad input raises
+    :class:`~innverse.errors.UserError` (a :class:`ValueError`).
+    """
+    if method not in ("bayes", "visu"):
+        raise UserError(f"unknown method {method!r}; use 'bayes' or 'visu'")
+    batch = as_batch(image, keep_float64=True)
+    s255 = sigma255_values(sigma, batch.batch)
+    try:
+        out = denoise_data_scale(
+            batch.x,
+            None if s255 is None else s255 / 255.0,
+            method=method,
+            wavelet=wavelet,
+            level=level,
+            mode=mode,
+            pad=pad,
+            band_gains=band_gains,
+            select=select,
+        )
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    assert isinstance(out, Tensor)
+    return batch.restore(out)
