@@ -1,59 +1,138 @@
 """The ``innverse`` command.
 
 Each subcommand lives in :mod:`innverse.commands.<name>` and exposes ``add_parser(subparsers)``
-and ``run(args) -> int``.  Errors a user can cause are raised as :class:`innverse.errors.UserError`
-and printed as one line on stderr with a non-zero exit code, never a traceback.
+and ``run(args) -> int``.  Only the subcommand being run is imported (``innverse --help`` lists the
+one-line summaries of :data:`innverse.commands.SUMMARIES`), and the command modules import torch only
+inside ``run``, so that help and argument errors come back at once.
+
+Errors a user can cause are raised as :class:`innverse.errors.UserError` and printed as one line on
+stderr, prefixed by the subcommand (``innverse denoise: error: ...``), with exit code 2 — never a
+traceback.  Ctrl-C exits with 130.  Options every compute command shares (``--threads``, ``-q``)
+are declared through :mod:`innverse.commands.options` and ``--threads`` is applied here.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
+from collections.abc import Sequence
 
 from innverse import __version__
+from innverse.commands import COMMANDS, SUMMARIES
+from innverse.commands.options import HelpFormatter, help_formatter
 from innverse.errors import UserError
 
-#: subcommands, in the order ``--help`` lists them
-COMMANDS = ["denoise", "deblur", "train", "benchmark", "models", "wavelet"]
+__all__ = ["main", "build_parser"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _finish_parsers(parser: argparse.ArgumentParser, prog_key: str = "_prog") -> None:
+    """Give ``parser`` and its nested subcommand parsers the formatter and their error prefix."""
+    parser.formatter_class = help_formatter(parser.formatter_class)
+    parser.set_defaults(**{prog_key: parser.prog})
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                _finish_parsers(sub, prog_key)
+
+
+def _available(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(f"innverse.commands.{name}") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line (the first word that is not an option)."""
+    for a in argv:
+        if a == "--":
+            return None
+        if not a.startswith("-"):
+            return a
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``innverse`` parser.
+
+    With ``argv``, only the subcommand it names gets its full parser (the others are listed by
+    summary); without it every subcommand module is imported.
+    """
     parser = argparse.ArgumentParser(
         prog="innverse",
         description="Exactly invertible neural networks for image restoration.",
+        epilog="Run 'innverse COMMAND --help' for the options of a command.",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"innverse {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    wanted = None if argv is None else _command_in(argv)
     for name in COMMANDS:
-        try:
-            mod = importlib.import_module(f"innverse.commands.{name}")
-        except ModuleNotFoundError as e:  # a subcommand not written yet
-            if e.name == f"innverse.commands.{name}":
-                continue
-            raise
+        if not _available(name):
+            continue
+        if argv is not None and name != wanted and name in SUMMARIES:
+            sub.add_parser(name, help=SUMMARIES[name], add_help=False)
+            continue
+        mod = importlib.import_module(f"innverse.commands.{name}")
         p = mod.add_parser(sub)
         p.set_defaults(_run=mod.run)
+        _finish_parsers(p)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def _prog(args: argparse.Namespace) -> str:
+    return getattr(args, "_prog", None) or f"innverse {getattr(args, 'command', '')}".strip()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``innverse`` command; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
         return 0
-    from innverse.runtime import tune_cpu_allocator
-
-    tune_cpu_allocator()
+    prog = _prog(args)
     try:
+        from innverse.commands.options import apply_threads
+        from innverse.runtime import tune_cpu_allocator
+
+        tune_cpu_allocator()
+        apply_threads(getattr(args, "threads", None))
         return int(args._run(args) or 0)
     except UserError as e:
-        print(f"innverse {args.command}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"innverse {args.command}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print(f"{prog}: error: {_OOM}", file=sys.stderr)
+        return 2
+    except RuntimeError as e:  # torch.OutOfMemoryError (CUDA) is a RuntimeError
+        if "out of memory" not in str(e).lower():
+            raise
+        print(f"{prog}: error: {_OOM}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # the reader went away, e.g. `innverse models | head -1`
+        _silence_stdout()
+        return 1
+
+
+_OOM = "out of memory (try a smaller --tile, or --device cpu)"
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's final flush does not fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

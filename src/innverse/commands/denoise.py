@@ -3,196 +3,120 @@
 Examples::
 
     innverse denoise noisy.png -o clean.png --sigma 25
-    innverse denoise photos/ more.jpg -o out/            # blind: σ estimated per image
+    innverse denoise photos/ more.jpg -o out/            # blind: sigma estimated per image
+    innverse denoise photos/ -o out/ --skip-existing     # resume an interrupted run
     innverse denoise --sample --sigma 25 -o out/ --compare
 
-``--sigma`` is on the 0–255 scale of 8-bit images (also for 16-bit files).  Without it the noise level is
-estimated per image (NENet) and printed.  Outputs keep the input's format and bit depth; an existing
-output is never replaced without ``--force``, and every file is written atomically.
+``--sigma`` is on the 0-255 scale of 8-bit images (also for 16-bit files).  Without it the noise level
+is estimated per image (NENet) and printed.  Every output line names the model that was used.
+Outputs keep the input's format and bit depth; an existing output is never replaced without
+``--force``, an input never without ``--in-place``, and every file is written atomically.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-import numpy as np
-import torch
-
-from innverse.data import color as colorlib
-from innverse.data.degrade import add_noise, psnr
-from innverse.data.io import IMAGE_EXTENSIONS, from_tensor, read_image, sample_path, to_tensor, write_image
-from innverse.errors import UserError
-from innverse.solvers.denoise import (
-    DEFAULT_OVERLAP,
-    DEFAULT_TILE,
-    check_sigma,
-    denoise_tensor,
-    estimate_sigma,
-    get_denoiser,
-    get_estimator,
-    min_size_of,
-    resolve_device,
+from innverse.commands.batch import run_jobs
+from innverse.commands.files import (
+    check_jobs,
+    pages_text,
+    plan_jobs,
+    plan_sample,
+    read_input,
+    write_output,
+    write_sample_png,
 )
+from innverse.commands.options import (
+    BLIND_DENOISER,
+    NOISE_ESTIMATOR,
+    Reporter,
+    add_inference_options,
+    add_output_options,
+    add_runtime_options,
+    check_names,
+    resolve_tiling,
+)
+from innverse.errors import UserError
 
-__all__ = [
-    "add_parser",
-    "add_inference_options",
-    "run",
-    "plan_outputs",
-    "compare_image",
-    "find_images",
-    "SAMPLE_SIGMA",
-]
+__all__ = ["add_parser", "run", "SAMPLE_SIGMA", "SUMMARY", "sigma_text"]
 
-#: noise added to the bundled sample when no --sigma is given (0–255 scale); the noise seed is 0
+SUMMARY = "denoise images (files or folders) with WINNet"
+#: noise added to the bundled sample when no --sigma is given (0-255 scale); the noise seed is 0
 SAMPLE_SIGMA = 25.0
+PROG = "innverse denoise"
 
+DESCRIPTION = """\
+Denoise image files or folders (recursively) with WINNet.
 
+--sigma is the noise std on the 0-255 scale of 8-bit images (also for 16-bit files). With it, the
+model trained for that noise level is used where one is shipped (see 'innverse models'), else the
+blind model; without it, the noise level is estimated per image (NENet) and the blind model is used.
+Each output line names the model. Outputs keep the input's format and bit depth and are written
+atomically; an existing output needs --force (or is kept with --skip-existing), and an input is
+only replaced with --in-place."""
 
-def add_inference_options(p: argparse.ArgumentParser, force_help: str) -> None:
-    """Options shared by the restoration commands: device, tiling, colour handling, --force."""
-    p.add_argument("--device", metavar="DEV", help="cpu or cuda (default: cuda when available)")
-    p.add_argument("--tile", type=int, default=DEFAULT_TILE, metavar="N", help="tile size, 0 = whole image")
-    p.add_argument("--overlap", type=int, default=DEFAULT_OVERLAP, metavar="N", help="tile overlap in pixels")
-    p.add_argument(
-        "--color",
-        choices=colorlib.COLOR_SPACES,
-        default=colorlib.DEFAULT_COLOR_SPACE,
-        help=f"colour handling (default {colorlib.DEFAULT_COLOR_SPACE})",
-    )
-    p.add_argument("--force", action="store_true", help=force_help)
+EPILOG = """\
+examples:
+  innverse denoise noisy.png -o clean.png --sigma 25
+  innverse denoise photos/ more.jpg -o out/             blind: sigma estimated per image
+  innverse denoise photos/ -o out/ --skip-existing      resume an interrupted run
+  innverse denoise --sample --sigma 25 -o out/ --compare
+"""
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``innverse denoise``."""
     p = subparsers.add_parser(
         "denoise",
-        help="denoise images (files or folders) with WINNet",
-        description="Denoise image files or folders with WINNet. --sigma is on the 0-255 scale of 8-bit "
-        "images; without it the noise level is estimated per image (NENet). Outputs keep the input's "
-        "format and bit depth and are written atomically; existing outputs need --force.",
+        help=SUMMARY,
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "inputs", nargs="*", metavar="INPUT", help="image files or folders ('sample': the bundled image)"
     )
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="output file (one input) or folder")
+    add_output_options(p)
     g = p.add_mutually_exclusive_group()
-    g.add_argument(
-        "--sigma", metavar="S", help="noise std on the 0-255 scale (default: estimate it, --blind)"
-    )
+    g.add_argument("--sigma", metavar="S", help="noise std on the 0-255 scale (default: estimated per image)")
     g.add_argument("--blind", action="store_true", help="estimate the noise level per image (the default)")
     p.add_argument(
-        "--model", metavar="NAME_OR_PATH", help="denoiser: pretrained name, checkpoint folder or .pth"
+        "--model",
+        metavar="NAME_OR_PATH",
+        help="denoiser: a name from 'innverse models', a checkpoint folder or a .pth "
+        "(default: chosen from --sigma)",
     )
-    p.add_argument("--estimator", metavar="NAME_OR_PATH", help="noise estimator for --blind (default: nenet)")
-    add_inference_options(p, "overwrite existing outputs")
+    p.add_argument(
+        "--estimator", metavar="NAME_OR_PATH", help=f"noise estimator when blind (default: {NOISE_ESTIMATOR})"
+    )
+    add_inference_options(p)
     p.add_argument(
         "--ensemble",
         action="store_true",
         help="average over the 8 flips/rotations (8x slower, a little better)",
     )
-    p.add_argument("--compare", action="store_true", help="also write <stem>_compare.png (noisy | denoised)")
-    p.add_argument("--clean", metavar="REF", help="clean reference: PSNR in the output and the comparison")
-    p.add_argument("--sample", action="store_true", help="denoise the bundled sample with synthetic noise")
+    p.add_argument(
+        "--compare", action="store_true", help="also write <stem>_compare.png: noisy | denoised (| clean)"
+    )
+    p.add_argument(
+        "--clean", metavar="REF", help="clean reference image: PSNRs in the output line and the comparison"
+    )
+    p.add_argument(
+        "--sample",
+        action="store_true",
+        help=f"try it on the bundled 256x256 photo: adds noise (sigma {SAMPLE_SIGMA:g} unless --sigma, "
+        "seed 0), denoises it, writes the result, the noisy image and a comparison",
+    )
+    add_runtime_options(p)
     return p
 
 
-# ------------------------------------------------------------------------------------------- planning
-
-
-def find_images(folder: Path) -> list[Path]:
-    """Image files under ``folder`` (recursively, by extension), sorted; hidden entries skipped."""
-    found = []
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS:
-            found.append(p)
-    return found
-
-
-def _is_folder_target(out: Path, raw: str) -> bool:
-    return out.is_dir() or raw.endswith(("/", "\\")) or out.suffix == ""
-
-
-def plan_outputs(inputs: Iterable[str], output: str) -> list[tuple[Path, Path]]:
-    """Pairs (input file, output file).
-
-    One input file and an ``output`` with an image suffix → that file; otherwise ``output`` is a
-    folder: a file input goes to ``folder/<name>``, a folder input's images keep their relative paths.
-    Inputs that do not exist are kept (they fail, with their name, when read).
-    """
-    inputs = list(inputs)
-    out = Path(output)
-    pairs: list[tuple[Path, Path]] = []
-    single = len(inputs) == 1 and not Path(inputs[0]).is_dir()
-    if single and not _is_folder_target(out, output):
-        if out.suffix.lower() not in IMAGE_EXTENSIONS:
-            raise UserError(f"{out}: unknown output format '{out.suffix}' (use .png, .jpg, .tif or .bmp)")
-        return [(Path(inputs[0]), out)]
-    if out.exists() and not out.is_dir():
-        raise UserError(f"{out}: exists and is not a folder (several inputs need an output folder)")
-    if not out.exists() and out.suffix.lower() in IMAGE_EXTENSIONS:
-        raise UserError(f"{out}: looks like a file name, but several inputs need an output folder")
-    for raw in inputs:
-        src = Path(raw)
-        if src.is_dir():
-            imgs = find_images(src)
-            if not imgs and len(inputs) > 1:
-                print(f"innverse: warning: {src}: no images found", file=sys.stderr)
-            pairs += [(p, out / p.relative_to(src)) for p in imgs]
-        else:
-            pairs.append((src, out / src.name))
-    seen: dict[Path, Path] = {}
-    for src, dst in pairs:
-        key = dst.resolve()
-        if key in seen:
-            raise UserError(f"{seen[key]} and {src} would both be written to {dst}")
-        seen[key] = src
-    if not pairs:
-        raise UserError(f"no images found in {', '.join(inputs)}")
-    return pairs
-
-
-def _stem_path(dst: Path, tag: str) -> Path:
-    return dst.with_name(f"{dst.stem}_{tag}.png")
-
-
-# ------------------------------------------------------------------------------------------- comparison
-
-
-def compare_image(left: np.ndarray, right: np.ndarray, captions: tuple[str, str]) -> np.ndarray:
-    """``left | right`` side by side (4-pixel white gap) with a caption strip under each (float in [0, 1])."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    def as_rgb(a: np.ndarray) -> np.ndarray:
-        a = np.clip(np.asarray(a, dtype=np.float32), 0, 1)
-        return np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a
-
-    gray = left.ndim == 2 and right.ndim == 2
-    a, b = as_rgb(left), as_rgb(right)
-    h, w = a.shape[:2]
-    gap, strip = 4, 18
-    canvas = np.ones((h + strip, 2 * w + gap, 3), dtype=np.float32)
-    canvas[:h, :w] = a
-    canvas[:h, w + gap :] = b
-    img = Image.fromarray((canvas * 255 + 0.5).astype(np.uint8))
-    draw = ImageDraw.Draw(img)
-    font = ImageFont.load_default()
-    for i, text in enumerate(captions):
-        draw.text((i * (w + gap) + 4, h + 3), text, fill=(0, 0, 0), font=font)
-    out = np.asarray(img, dtype=np.float32) / 255.0
-    return out.mean(axis=2) if gray else out
-
-
-def _caption_pair(noisy_psnr: float | None, den_psnr: float | None, sigma: float, estimated: bool):
-    if noisy_psnr is not None and den_psnr is not None:
-        return f"noisy  PSNR {noisy_psnr:.2f} dB", f"denoised  PSNR {den_psnr:.2f} dB"
-    tag = "estimated sigma" if estimated else "sigma"
-    return f"noisy  ({tag} {sigma:.1f})", "denoised"
+def sigma_text(sigma: float, estimated: bool) -> str:
+    """``"sigma 25"`` (given) or ``"estimated sigma 24.87"``."""
+    return f"estimated sigma {sigma:.2f}" if estimated else f"sigma {sigma:g}"
 
 
 # ------------------------------------------------------------------------------------------------ run
@@ -201,33 +125,81 @@ def _caption_pair(noisy_psnr: float | None, den_psnr: float | None, sigma: float
 class _Denoiser:
     """Models loaded once (the gray and the colour denoiser may differ), applied per file."""
 
-    def __init__(self, args: argparse.Namespace, sigma: float | None):
+    def __init__(self, args: argparse.Namespace, sigma: float | None, rep: Reporter):
+        from innverse.solvers.denoise import get_estimator, resolve_device
+
         self.device = resolve_device(args.device)
         self.sigma = sigma
         self.spec = args.model
-        if args.tile < 0 or (args.tile and not 0 <= args.overlap < args.tile):
-            raise UserError(f"--tile must be >= 0 and --overlap in [0, tile), got {args.tile}/{args.overlap}")
-        self.tile, self.overlap, self.color = args.tile or None, args.overlap, args.color
+        self.rep = rep
+        self.tile, self.overlap = resolve_tiling(args)
+        self.color = args.color
         self.ensemble = bool(getattr(args, "ensemble", False))
-        self.models: dict[int, object] = {}
-        self.warned = False
+        self.models: dict[int, Any] = {}
+        self.names: dict[int, str] = {}
+        self.noted: set[str] = set()
         self.model(1)  # load (and validate) the gray model up front: a bad --model fails before any file
         self.estimator = get_estimator(args.estimator, self.device) if sigma is None else None
+        self.tile, self.overlap = resolve_tiling(args, self.min_size)
+
+    def name(self, channels: int) -> str:
+        """Name of the denoiser for gray (1) or colour (3) images (what is loaded, and printed)."""
+        from innverse.data import color as colorlib
+        from innverse.solvers.denoise import default_denoiser_name
+
+        if self.spec is not None:
+            return str(self.spec)
+        per_channel = channels == 3 and colorlib.needs_per_channel_sigma(self.color)
+        if self.sigma is None or per_channel:
+            return BLIND_DENOISER
+        return default_denoiser_name(self.sigma)
 
     def model(self, channels: int):
         """The denoiser for gray (1) or colour (3) images."""
+        from innverse.solvers.denoise import get_denoiser
+
         if channels not in self.models:
-            color = self.color if channels == 3 else None
-            self.models[channels] = get_denoiser(self.spec, self.sigma, self.device, color=color)
+            name = self.name(channels)
+            same = [c for c, n in self.names.items() if n == name]
+            if same:  # one model for gray and colour images: load it once
+                self.models[channels] = self.models[same[0]]
+            else:
+                color = self.color if channels == 3 else None
+                self.models[channels] = get_denoiser(name, self.sigma, self.device, color=color)
+            self.names[channels] = name
+            self._note_choice(channels, name)
         return self.models[channels]
+
+    def _note_choice(self, channels: int, name: str) -> None:
+        if self.spec is not None or self.sigma is None or name != BLIND_DENOISER:
+            return
+        s = self.sigma
+        why = (
+            f"--color {self.color} gives each colour channel its own sigma"
+            if channels == 3
+            else f"no model is trained for sigma {s:g}"
+        )
+        msg = f"{why}: using {BLIND_DENOISER} at sigma {s:g} (see 'innverse models')"
+        if s > 55:
+            msg += f"; sigma {s:g} is above the range it was trained on (0-55)"
+        if msg not in self.noted:
+            self.noted.add(msg)
+            self.rep.note(msg)
 
     @property
     def min_size(self) -> int:
         """Smallest image side the loaded models accept."""
+        from innverse.solvers.denoise import min_size_of
+
         return min_size_of(self.models[1], self.estimator)
 
-    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, float, bool]:
-        """Denoise a (1,C,H,W) tensor; returns (result, σ on 0–255 scale, estimated?)."""
+    def __call__(self, x) -> tuple[Any, float, bool, str]:
+        """Denoise a (1,C,H,W) tensor; returns (result, sigma on 0-255 scale, estimated?, model name)."""
+        import torch
+
+        from innverse.data import color as colorlib
+        from innverse.solvers.denoise import denoise_tensor, estimate_sigma
+
         x = x.to(self.device)
         if self.sigma is None:
             sig = estimate_sigma(x, self.estimator)
@@ -240,90 +212,114 @@ class _Denoiser:
             and colorlib.needs_per_channel_sigma(color)
             and getattr(model, "blind", True) is False
         ):
-            if not self.warned:
-                print(
-                    f"innverse denoise: note: --color {color} needs a blind model; "
-                    "the non-blind model is applied to R, G and B",
-                    file=sys.stderr,
-                )
-                self.warned = True
+            msg = f"--color {color} needs a blind model; the non-blind model is applied to R, G and B"
+            if msg not in self.noted:
+                self.noted.add(msg)
+                self.rep.note(msg)
             color = "rgb"
         out = denoise_tensor(
             x, sig, model, tile=self.tile, overlap=self.overlap, color=color, ensemble=self.ensemble
         )
-        return out.cpu(), float(sig[0]) * 255.0, self.sigma is None
+        return out.cpu(), float(sig[0]) * 255.0, self.sigma is None, self.names[x.shape[1]]
 
 
-def _check_free(paths: Iterable[Path], force: bool) -> None:
-    for p in paths:
-        if p.is_dir():
-            raise UserError(f"{p}: is a directory, expected an output file name")
-        if p.exists() and not force:
-            raise UserError(f"{p}: output exists (use --force to overwrite)")
-
-
-def _load_clean(ref: str | None, shape: tuple[int, ...]) -> np.ndarray | None:
+def _load_clean(ref: str | None, shape: tuple[int, ...]):
+    """The clean reference, as pages like the input's."""
     if ref is None:
         return None
-    clean, _ = read_image(ref)
+    clean, _ = read_input(Path(ref))
     if clean.shape != shape:
-        raise UserError(f"{ref}: reference is {clean.shape}, the input is {shape}")
+        raise UserError(f"{ref}: reference is {_shape(clean.shape)}, the input is {_shape(shape)}")
     return clean
 
 
-def _one(den: _Denoiser, src: Path, dst: Path, args: argparse.Namespace, show) -> None:
-    outputs = [dst] + ([_stem_path(dst, "compare")] if args.compare else [])
-    _check_free(outputs, args.force)
-    arr, info = read_image(src, min_size=den.min_size)
-    clean = _load_clean(args.clean, arr.shape)
-    out_t, sigma, estimated = den(to_tensor(arr))
-    out = from_tensor(out_t)
-    noisy_psnr = den_psnr = None
+def _shape(shape: tuple[int, ...]) -> str:
+    """``P×H×W[×3]`` of :func:`read_input` as the user sees it."""
+    return str(shape[1:]) if shape[0] == 1 else f"{shape[1:]} × {shape[0]} pages"
+
+
+def _one(den: _Denoiser, job, args: argparse.Namespace, rep: Reporter) -> None:
+    import numpy as np
+
+    from innverse.commands.figures import compare_figure, psnr_text
+    from innverse.data.degrade import psnr
+    from innverse.data.io import check_writable, from_tensor, to_tensor
+
+    pages, info = read_input(job.src, min_size=den.min_size)
+    if job.writes(job.dst):
+        check_writable(job.dst, info)  # e.g. a 16-bit colour TIFF without tifffile: refused before the work
+    clean = _load_clean(args.clean, pages.shape)
+    outs, sigmas = [], []
+    for page in pages:
+        out_t, sigma, estimated, name = den(to_tensor(page))
+        outs.append(from_tensor(out_t))
+        sigmas.append(sigma)
+    out = np.stack(outs)
+    p_noisy = p_den = None
     if clean is not None:
-        noisy_psnr, den_psnr = psnr(arr, clean), psnr(np.clip(out, 0, 1), clean)
-    write_image(dst, out, info.bit_depth, alpha=info.alpha, force=args.force, icc_profile=info.icc_profile)
-    if args.compare:
-        cmp = compare_image(arr, out, _caption_pair(noisy_psnr, den_psnr, sigma, estimated))
-        write_image(outputs[1], cmp, 8, force=args.force)
-    msg = f"{src} -> {dst}  ({'estimated ' if estimated else ''}sigma {sigma:.2f}"
-    if den_psnr is not None:
-        msg += f", PSNR {noisy_psnr:.2f} -> {den_psnr:.2f} dB"
-    show(msg + ")")
+        p_noisy, p_den = psnr(pages, clean), psnr(np.clip(out, 0, 1), clean)
+    if job.writes(job.dst):
+        write_output(job.dst, out, info, job.force(job.dst, args.force), rep.note)
+    cmp = job.extras.get("compare")
+    if cmp is not None and job.writes(cmp):
+        from innverse.data.io import write_image
+
+        first = "" if len(pages) == 1 else f" (page 1 of {len(pages)})"
+        panels = [
+            (pages[0], ["noisy input" + first, psnr_text(p_noisy) or sigma_text(sigmas[0], estimated)]),
+            (out[0], [f"denoised: {name}", psnr_text(p_den)]),
+        ]
+        if clean is not None:
+            panels.append((clean[0], ["clean reference"]))
+        write_image(cmp, compare_figure(panels), 8, force=job.force(cmp, args.force))
+    how = ("estimated sigma " + pages_text(sigmas)) if estimated else f"sigma {sigmas[0]:g}"
+    msg = f"{job.src} -> {job.dst}  ({name}, {how}"
+    if p_den is not None:
+        msg += f", PSNR {p_noisy:.2f} -> {p_den:.2f} dB"
+    rep.info(msg + ")")
 
 
-def _run_sample(den: _Denoiser, args: argparse.Namespace, noise_sigma: float) -> int:
-    out = Path(args.output)
-    if _is_folder_target(out, args.output):
-        dst = out / "sample.png"
-    else:
-        if out.suffix.lower() != ".png":
-            raise UserError(f"{out}: the sample is written as PNG; use a .png name or a folder")
-        dst = out
-    noisy_path = _stem_path(dst, "noisy")
-    outputs = [dst, noisy_path] + ([_stem_path(dst, "compare")] if args.compare else [])
-    _check_free(outputs, args.force)
-    clean, _ = read_image(sample_path())
+def _run_sample(den: _Denoiser, job, args: argparse.Namespace, rep: Reporter, noise_sigma: float) -> None:
+    from innverse.commands.figures import compare_figure, psnr_text
+    from innverse.data.degrade import add_noise, psnr
+    from innverse.data.io import from_tensor, read_image, to_tensor
+
+    clean, _ = read_image(job.src)
     x = to_tensor(clean)
     y = add_noise(x, noise_sigma, seed=0)
-    out_t, sigma, estimated = den(y)
+    out_t, sigma, estimated, name = den(y)
     noisy, res = from_tensor(y), from_tensor(out_t)
     p_noisy, p_den = psnr(y, x), psnr(out_t.clamp(0, 1), x)
-    write_image(noisy_path, noisy, 8, force=args.force)
-    write_image(dst, res, 8, force=args.force)
-    if args.compare:
-        caps = (f"noisy (sigma {noise_sigma:g})  {p_noisy:.2f} dB", f"denoised  {p_den:.2f} dB")
-        write_image(outputs[2], compare_image(noisy, res, caps), 8, force=args.force)
-    how = f"estimated sigma {sigma:.2f}" if estimated else f"sigma {sigma:.2f}"
-    print(
-        f"sample: noise sigma {noise_sigma:g}, {how}; PSNR noisy {p_noisy:.2f} dB -> denoised {p_den:.2f} dB"
+    written = []
+    figure = [
+        (noisy, [f"noisy (sigma {noise_sigma:g})", psnr_text(p_noisy)]),
+        (res, [f"denoised: {name}", psnr_text(p_den)]),
+        (clean, ["clean original"]),
+    ]
+    for path, what, arr in (
+        (job.dst, "denoise result", res),
+        (job.extras["noisy"], "denoise noisy input", noisy),
+        (job.extras["compare"], "denoise comparison", None),
+    ):
+        if not job.writes(path):
+            continue
+        write_sample_png(
+            path, compare_figure(figure) if arr is None else arr, job.force(path, args.force), what
+        )
+        written.append(str(path))
+    rep.info(
+        f"sample (bundled photo + noise sigma {noise_sigma:g}, seed 0) -> {job.dst}  "
+        f"({name}, {sigma_text(sigma, estimated)}, PSNR {p_noisy:.2f} -> {p_den:.2f} dB)"
     )
-    for p in outputs:
-        print(f"wrote {p}")
-    return 0
+    if len(written) > 1 or (written and written[0] != str(job.dst)):
+        rep.info("wrote " + ", ".join(written))
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``innverse denoise``; returns the exit code (1 when some files of several failed)."""
+    from innverse.solvers.denoise import check_sigma
+
+    rep = Reporter(PROG, args.quiet)
     sigma = check_sigma(args.sigma, "--sigma") if args.sigma is not None else None
     inputs = list(args.inputs)
     sample = args.sample or (inputs == ["sample"] and not Path("sample").exists())
@@ -333,26 +329,27 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("no INPUT given (files, folders, or --sample)")
     if args.clean is not None and (sample or len(inputs) != 1 or Path(inputs[0]).is_dir()):
         raise UserError("--clean needs exactly one input file")
+    resolve_tiling(args)  # option errors before any file or model is touched
+    check_names(args, "--model", "--estimator")
     if sample:
-        den = _Denoiser(args, sigma)
-        return _run_sample(den, args, SAMPLE_SIGMA if sigma is None else sigma)
-    pairs = plan_outputs(inputs, args.output)
-    den = _Denoiser(args, sigma)
-    if len(pairs) == 1:
-        _one(den, *pairs[0], args, print)
-        return 0
-    from tqdm import tqdm
+        from innverse.data.io import sample_path
 
-    failed = 0
-    bar = tqdm(pairs, desc="denoise", unit="file", file=sys.stderr, disable=None)
-    for src, dst in bar:
-        try:
-            _one(den, src, dst, args, tqdm.write)
-        except UserError as e:
-            failed += 1
-            tqdm.write(f"innverse denoise: error: {e}", file=sys.stderr)
-    bar.close()
-    if failed:
-        print(f"innverse denoise: {failed} of {len(pairs)} files failed", file=sys.stderr)
-        return 1
-    return 0
+        if args.in_place:
+            raise UserError("--in-place cannot be used with --sample")
+        job = plan_sample(
+            args.output,
+            {"result": "sample.png", "noisy": "sample_noisy.png", "compare": "sample_compare.png"},
+            sample_path(),
+        )
+        check_jobs([job], args.force, args.skip_existing, False)
+        if job.skipped:
+            return run_jobs([job], lambda j: None, rep)
+        den = _Denoiser(args, sigma, rep)
+        noise = SAMPLE_SIGMA if sigma is None else sigma
+        return run_jobs([job], lambda j: _run_sample(den, j, args, rep, noise), rep)
+    jobs = plan_jobs(inputs, args.output, args.in_place, ["compare"] if args.compare else [], rep.warn)
+    check_jobs(jobs, args.force, args.skip_existing, args.in_place)
+    if all(j.skipped for j in jobs):
+        return run_jobs(jobs, lambda j: None, rep)
+    den = _Denoiser(args, sigma, rep)
+    return run_jobs(jobs, lambda j: _one(den, j, args, rep), rep)

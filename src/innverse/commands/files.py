@@ -1,0 +1,334 @@
+"""Which files a restoration command reads and writes, and whether it may write them.
+
+:func:`plan_jobs` turns the command line's inputs (files or folders, searched recursively) and ``-o``
+into one :class:`Job` per input image: the result file plus companion files such as
+``<stem>_compare.png``.  :func:`check_jobs` then applies the overwrite rules before any model is
+loaded: an output that is an input is refused unless ``--in-place`` (and then only the input's own
+result may replace it), an existing output needs ``--force`` or is left alone with
+``--skip-existing``.
+
+Outputs of ``--sample`` runs carry a PNG text marker (:data:`SAMPLE_MARK`), so that rerunning a
+``--sample`` command replaces its own earlier files, and never a file it did not write.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from innverse.errors import UserError
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "Job",
+    "find_images",
+    "is_folder_target",
+    "plan_jobs",
+    "check_jobs",
+    "companion",
+    "SAMPLE_MARK",
+    "is_sample_output",
+    "mark_sample_outputs",
+    "write_sample_png",
+    "plan_sample",
+    "read_input",
+    "write_output",
+    "pages_text",
+]
+
+#: :data:`innverse.data.io.IMAGE_EXTENSIONS`
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+#: PNG text key written into the files of ``--sample`` runs
+SAMPLE_MARK = "innverse-sample"
+
+
+@dataclass
+class Job:
+    """One input image and the files written for it."""
+
+    src: Path
+    dst: Path
+    extras: dict[str, Path] = field(default_factory=dict)  # e.g. {"compare": <stem>_compare.png}
+    keep: set[Path] = field(default_factory=set)  # existing outputs left alone (--skip-existing)
+    replace: set[Path] = field(default_factory=set)  # existing outputs that may be replaced
+    label: str | None = None  # how the input is named in messages (default: src)
+
+    @property
+    def outputs(self) -> list[Path]:
+        """The result first, then the companions."""
+        return [self.dst, *self.extras.values()]
+
+    @property
+    def skipped(self) -> bool:
+        """Every output exists and is kept."""
+        return all(o in self.keep for o in self.outputs)
+
+    def writes(self, path: Path) -> bool:
+        """Whether ``path`` is to be written (not kept)."""
+        return path not in self.keep
+
+    def force(self, path: Path, force: bool) -> bool:
+        """The ``force`` flag for writing ``path``."""
+        return force or path in self.replace
+
+    @property
+    def name(self) -> str:
+        return self.label or str(self.src)
+
+
+def _key(p: Path) -> str:
+    try:
+        return os.path.normcase(str(p.resolve()))
+    except OSError:
+        return os.path.normcase(os.path.abspath(p))
+
+
+def _inside(p: Path, folder: Path) -> bool:
+    try:
+        p.resolve().relative_to(folder.resolve())
+        return True
+    except (ValueError, OSError):
+        return False
+
+
+def find_images(folder: Path, exclude: Path | None = None) -> list[Path]:
+    """Image files under ``folder`` (recursively, by extension), sorted; hidden entries skipped.
+
+    ``exclude``: a folder whose files are left out (the output folder, when it lies inside ``folder``,
+    so that a rerun does not take the previous results for inputs).
+    """
+    skip = exclude if exclude is not None and exclude.is_dir() and _inside(exclude, folder) else None
+    if skip is not None and _key(skip) == _key(folder):
+        skip = None
+    found = []
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder)
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if skip is not None and _inside(p, skip):
+            continue
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS:
+            found.append(p)
+    return found
+
+
+def is_folder_target(out: Path, raw: str) -> bool:
+    """``-o`` names a folder: an existing one, a trailing slash, or a name without a suffix."""
+    return out.is_dir() or raw.endswith(("/", "\\")) or out.suffix == ""
+
+
+def companion(dst: Path, tag: str) -> Path:
+    """``<dir>/<stem>_<tag>.png`` next to ``dst``."""
+    return dst.with_name(f"{dst.stem}_{tag}.png")
+
+
+def plan_jobs(
+    inputs: Sequence[str],
+    output: str | None,
+    in_place: bool = False,
+    extras: Iterable[str] = (),
+    warn=None,
+) -> list[Job]:
+    """One :class:`Job` per input image.
+
+    One input file and an ``output`` with an image suffix → that file; otherwise ``output`` is a
+    folder: a file input goes to ``folder/<name>``, a folder input's images keep their relative paths.
+    With ``in_place`` and no ``output``, every image is its own output.  ``extras``: companion tags
+    (``"compare"`` → ``<stem>_compare.png`` next to each result).  Inputs that do not exist are kept
+    (they fail, with their name, when read).
+    """
+    inputs = list(inputs)
+    tags = list(extras)
+    if not inputs:
+        raise UserError("no INPUT given")
+    if output is not None and not output.strip():
+        raise UserError("-o/--output is empty (give a file or folder name)")
+    if output is None:
+        if not in_place:
+            raise UserError("-o/--output is required (or --in-place to replace the inputs)")
+        pairs = []
+        for raw in inputs:
+            src = Path(raw)
+            pairs += [(p, p) for p in find_images(src)] if src.is_dir() else [(src, src)]
+        return _finish(pairs, inputs, tags)
+    out = Path(output)
+    single = len(inputs) == 1 and not Path(inputs[0]).is_dir()
+    if single and not is_folder_target(out, output):
+        if out.suffix.lower() not in IMAGE_EXTENSIONS:
+            raise UserError(f"{out}: unknown output format '{out.suffix}' (use .png, .jpg, .tif or .bmp)")
+        return _finish([(Path(inputs[0]), out)], inputs, tags)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a folder (several inputs need an output folder)")
+    if not out.exists() and out.suffix.lower() in IMAGE_EXTENSIONS:
+        raise UserError(f"{out}: looks like a file name, but several inputs need an output folder")
+    pairs = []
+    for raw in inputs:
+        src = Path(raw)
+        if src.is_dir():
+            imgs = find_images(src, exclude=out)
+            if not imgs and len(inputs) > 1 and warn is not None:
+                warn(f"{src}: no images found")
+            pairs += [(p, out / p.relative_to(src)) for p in imgs]
+        else:
+            pairs.append((src, out / src.name))
+    return _finish(pairs, inputs, tags)
+
+
+def _finish(pairs: list[tuple[Path, Path]], inputs: list[str], tags: list[str]) -> list[Job]:
+    if not pairs:
+        raise UserError(f"no images found in {', '.join(inputs)}")
+    jobs = [Job(src, dst, {t: companion(dst, t) for t in tags}) for src, dst in pairs]
+    seen: dict[str, Path] = {}
+    for job in jobs:
+        for o in job.outputs:
+            k = _key(o)
+            if k in seen and seen[k] != job.src:
+                raise UserError(f"{seen[k]} and {job.src} would both be written to {o}")
+            if k in seen:
+                raise UserError(f"{o}: would be written twice for {job.src}")
+            seen[k] = job.src
+    return jobs
+
+
+def check_jobs(jobs: list[Job], force: bool, skip_existing: bool, in_place: bool) -> None:
+    """Apply the overwrite rules (raises :class:`UserError` before anything is computed).
+
+    * an output that is an input file is refused, except a result replacing its own input with
+      ``in_place`` (then nothing else of that run may write over an input);
+    * an output that is a folder is refused;
+    * existing outputs need ``force``; with ``skip_existing`` they are recorded in ``Job.keep`` (a job
+      whose outputs all exist is skipped).
+    """
+    if skip_existing and in_place:
+        raise UserError("--skip-existing cannot be combined with --in-place (every output exists)")
+    sources = {_key(j.src): j.src for j in jobs}
+    existing: list[Path] = []
+    for job in jobs:
+        own = _key(job.src)
+        for o in job.outputs:
+            k = _key(o)
+            if k in sources:
+                if in_place and k == own and o == job.dst:
+                    job.replace.add(o)
+                    continue
+                if k == own:
+                    raise UserError(
+                        f"{o}: is the input file; refusing to overwrite an input even with --force "
+                        "(use --in-place to replace inputs by their results)"
+                    )
+                raise UserError(f"{o}: is one of the inputs; refusing to overwrite it")
+            if o.is_dir():
+                raise UserError(f"{o}: is a directory, expected an output file name")
+            if o.exists() or o.is_symlink():
+                if skip_existing:
+                    job.keep.add(o)
+                elif not force and o not in job.replace:
+                    existing.append(o)
+    if existing:
+        if len(existing) == 1:
+            raise UserError(f"{existing[0]}: output exists (use --force to overwrite, or --skip-existing)")
+        raise UserError(
+            f"{len(existing)} outputs already exist, e.g. {existing[0]} "
+            "(use --skip-existing to keep them and resume, or --force to overwrite)"
+        )
+
+
+def is_sample_output(path: Path) -> bool:
+    """True when ``path`` is a PNG written by an earlier ``--sample`` run (it carries the marker)."""
+    if not path.is_file():
+        return False
+    try:
+        from PIL import Image
+
+        with Image.open(path) as img:
+            return img.format == "PNG" and SAMPLE_MARK in getattr(img, "text", {})
+    except Exception:  # unreadable: not ours
+        return False
+
+
+def plan_sample(output: str | None, names: dict[str, str], src: Path) -> Job:
+    """The :class:`Job` of a ``--sample`` run.
+
+    ``names``: file name per output tag for a folder ``-o`` (``"result"`` first, e.g.
+    ``{"result": "sample.png", "noisy": "sample_noisy.png"}``); with a ``.png`` file name ``-o`` the
+    companions are ``<stem>_<tag>.png`` next to it.  Existing outputs of an earlier ``--sample`` run
+    may be replaced (see :func:`mark_sample_outputs`).
+    """
+    if output is None or not output.strip():
+        raise UserError("-o/--output is required (a folder, or a .png file name)")
+    out = Path(output)
+    tags = [t for t in names if t != "result"]
+    if is_folder_target(out, output):
+        job = Job(src, out / names["result"], {t: out / names[t] for t in tags}, label="sample")
+    else:
+        if out.suffix.lower() != ".png":
+            raise UserError(f"{out}: the sample is written as PNG; use a .png name or a folder")
+        job = Job(src, out, {t: companion(out, t) for t in tags}, label="sample")
+    mark_sample_outputs(job)
+    return job
+
+
+def read_input(path: Path, min_size: int | None = None):
+    """``(pages, info)``: every page of an input image as a ``P×H×W`` or ``P×H×W×3`` float32 array
+    (``P`` = 1 except for multipage TIFF) and its :class:`~innverse.data.io.ImageInfo`, which
+    :func:`write_output` honours.
+    """
+    from innverse.data.io import read_image
+
+    return read_image(path, min_size=min_size, stack=True)
+
+
+def write_output(path: Path, pages, info, force: bool, note) -> None:
+    """Write a result like its input (bit depth, alpha, pages, metadata: ``info``), atomically;
+    ``note(line)`` is called for each thing the output format cannot keep."""
+    from innverse.data.io import write_image
+
+    notes: list[str] = []
+    write_image(path, pages, info=info, force=force, notes=notes)
+    for line in notes:
+        note(line)
+
+
+def pages_text(values: list[float], fmt: str = "{:.2f}") -> str:
+    """``"24.87"`` for one page, ``"24.87, 25.10"`` for a few, ``"24.10 to 25.30 over 12 pages"``."""
+    if len(values) == 1:
+        return fmt.format(values[0])
+    if len(values) <= 4:
+        return ", ".join(fmt.format(v) for v in values) + " (per page)"
+    return f"{fmt.format(min(values))} to {fmt.format(max(values))} over {len(values)} pages"
+
+
+def mark_sample_outputs(job: Job) -> None:
+    """Let ``job`` replace those of its existing outputs that an earlier ``--sample`` run wrote."""
+    for o in job.outputs:
+        if is_sample_output(o):
+            job.replace.add(o)
+
+
+def write_sample_png(path: Path, array, force: bool, what: str) -> Path:
+    """Write an 8-bit PNG (float ``H×W`` or ``H×W×3`` in [0, 1]) carrying the ``--sample`` marker.
+
+    ``what`` (e.g. ``"denoise result"``) is stored as the marker's value.  Written atomically.
+    """
+    from PIL import Image, PngImagePlugin
+
+    from innverse.data.io import atomic_write_bytes, quantize
+
+    q = quantize(array, 8)
+    img = Image.fromarray(q)
+    info = PngImagePlugin.PngInfo()
+    info.add_text(SAMPLE_MARK, what)
+    info.add_text("Software", "innverse")
+    return atomic_write_bytes(path, lambda f: img.save(f, format="PNG", pnginfo=info), force=force)
+
+
+def warn_stderr(prog: str):
+    """A ``warn(msg)`` callable printing ``<prog>: warning: msg`` on stderr."""
+
+    def warn(msg: str) -> None:
+        print(f"{prog}: warning: {msg}", file=sys.stderr)
+
+    return warn
