@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from innverse.models.durrnet import CONFIGS, DURRNet, WaveletProx, _exclusion_grads, durrnet_config, haar_bands
+from innverse.models.durrnet import (
+    CONFIGS,
+    DURRNet,
+    WaveletProx,
+    _exclusion_grads,
+    durrnet_config,
+    haar_bands,
+)
 from innverse.models.unet_separator import UNetSeparator
 from innverse.nn.testing import randomise_
 

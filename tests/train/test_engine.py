@@ -49,8 +49,16 @@ def data_dir(tmp_path: Path) -> Path:
 
 def _run(data: Path, out: Path, model=None, hook=None, task_kw=None, **kw) -> Engine:
     """An engine over a WINNet task with small patches (seed 3, batch 4, 6 steps by default)."""
-    base = dict(out=str(out), batch_size=4, max_steps=6, ckpt_every=100, log_every=1, device="cpu",
-                progress=False, seed=3)
+    base = dict(
+        out=str(out),
+        batch_size=4,
+        max_steps=6,
+        ckpt_every=100,
+        log_every=1,
+        device="cpu",
+        progress=False,
+        seed=3,
+    )
     base.update(kw)
     task = winnet_task(str(data), seed=base["seed"], **(task_kw or {}))
     return Engine(task, EngineConfig(**base), model=model, loss_hook=hook)
@@ -85,7 +93,7 @@ def test_patch_sampler_geometry_determinism_and_shards(data_dir: Path):
     expect = 0
     for a in imgs:
         for sc in (1.0, 0.9):
-            h, w = (a.shape if sc == 1.0 else (int(a.shape[0] * sc), int(a.shape[1] * sc)))
+            h, w = a.shape if sc == 1.0 else (int(a.shape[0] * sc), int(a.shape[1] * sc))
             if h >= 16 and w >= 16:
                 expect += ((h - 16) // 10 + 1) * ((w - 16) // 10 + 1)
     assert s.num_positions == expect
@@ -123,8 +131,9 @@ def test_losses_and_schedule():
     x, y = torch.rand(5, 1, 8, 8), torch.rand(5, 1, 8, 8)
     ref = torch.nn.MSELoss(reduction="sum")(y, x) / (2 * 5)
     assert torch.allclose(denoising_loss(y, x), ref)
-    assert torch.allclose(sigma_loss(torch.tensor([0.1, 0.2]), torch.tensor([0.1, 0.1])),
-                          torch.tensor((25.5**2) / 2))
+    assert torch.allclose(
+        sigma_loss(torch.tensor([0.1, 0.2]), torch.tensor([0.1, 0.1])), torch.tensor((25.5**2) / 2)
+    )
     assert step_lr(59, 100, 1e-3) == 1e-3
     assert step_lr(60, 100, 1e-3) == pytest.approx(1e-4)
     assert step_lr(0, 100, 1e-3, scale=0.5) == 5e-4
@@ -237,14 +246,22 @@ def test_ema_is_exported_checkpointed_and_resumed_exactly(data_dir: Path, tmp_pa
         assert torch.equal(exported[k], ema[k]), k
     first = _run(data_dir, tmp_path / "b", model=_model(), ema=0.5, max_steps=3, lr_schedule="constant")
     assert first.run() == 0
-    resumed = _run(data_dir, tmp_path / "b", model=_model(seed=9), ema=0.5, resume=True,
-                   lr_schedule="constant")
+    resumed = _run(
+        data_dir, tmp_path / "b", model=_model(seed=9), ema=0.5, resume=True, lr_schedule="constant"
+    )
     assert resumed.run() == 0 and resumed.step == 6
     for k, v in resumed.ema_model.state_dict().items():
         assert torch.equal(v, ema[k]), k
     with pytest.raises(UserError, match="ema"):
-        _run(data_dir, tmp_path / "b", model=_model(), ema=0.9, resume=True, max_steps=8,
-             lr_schedule="constant").run()
+        _run(
+            data_dir,
+            tmp_path / "b",
+            model=_model(),
+            ema=0.9,
+            resume=True,
+            max_steps=8,
+            lr_schedule="constant",
+        ).run()
 
 
 def test_nan_loss_rolls_back_and_halves_lr(data_dir: Path, tmp_path: Path, capsys):
@@ -284,6 +301,7 @@ def test_never_clobbers_a_checkpoint(data_dir: Path, tmp_path: Path):
 @pytest.fixture
 def tiny_models(monkeypatch):
     """Make the tasks build the stand-in models."""
+
     def build_w(self):
         torch.manual_seed(0)
         return TinyDenoiser()
@@ -298,10 +316,33 @@ def tiny_models(monkeypatch):
 
 def test_cli_trains_validates_and_resumes(data_dir: Path, tmp_path: Path, tiny_models, capsys):
     out = tmp_path / "run"
-    args = ["train", "winnet", "--data", str(data_dir), "--val", str(data_dir), "--sigma", "15",
-            "--patch-size", "16", "--batch-size", "4", "--max-steps", "4", "--out", str(out),
-            "--val-every", "2", "--log-every", "1", "--no-progress", "--inject-nan-at", "1",
-            "--ckpt-every", "1"]
+    args = [
+        "train",
+        "winnet",
+        "--data",
+        str(data_dir),
+        "--val",
+        str(data_dir),
+        "--sigma",
+        "15",
+        "--patch-size",
+        "16",
+        "--batch-size",
+        "4",
+        "--max-steps",
+        "4",
+        "--out",
+        str(out),
+        "--val-every",
+        "2",
+        "--log-every",
+        "1",
+        "--no-progress",
+        "--inject-nan-at",
+        "1",
+        "--ckpt-every",
+        "1",
+    ]
     assert cli_main(args) == 0
     err = capsys.readouterr().err
     assert "rolled back to step 1" in err and "validation at sigma 15" in err
@@ -314,14 +355,16 @@ def test_cli_trains_validates_and_resumes(data_dir: Path, tmp_path: Path, tiny_m
     assert cli_main(args) == 2
     assert "already holds a training checkpoint" in capsys.readouterr().err
     # resume without repeating the recipe: settings (and the run's cadences) come from the checkpoint
-    assert cli_main(["train", "winnet", "--out", str(out), "--resume", "--max-steps", "6",
-                     "--no-progress"]) == 0
+    assert (
+        cli_main(["train", "winnet", "--out", str(out), "--resume", "--max-steps", "6", "--no-progress"]) == 0
+    )
     assert read_config(out)["step"] == 6
     assert read_config(out)["run"] == {"ckpt_every": 1, "val_every": 2, "log_every": 1}
     assert [r["step"] for r in _log_rows(out)] == [str(s) for s in range(1, 7)]
     # --max-steps below the checkpoint's step warns
-    assert cli_main(["train", "winnet", "--out", str(out), "--resume", "--max-steps", "3",
-                     "--no-progress"]) == 0
+    assert (
+        cli_main(["train", "winnet", "--out", str(out), "--resume", "--max-steps", "3", "--no-progress"]) == 0
+    )
     assert "below the checkpoint's step 6" in capsys.readouterr().err
     # conflicting recipe on resume
     assert cli_main(["train", "winnet", "--out", str(out), "--resume", "--sigma", "25", "--no-progress"]) == 2
@@ -333,8 +376,26 @@ def test_cli_lists_tasks_and_user_errors(data_dir: Path, tmp_path: Path, tiny_mo
     listing = capsys.readouterr().out
     assert "winnet" in listing and "nenet" in listing
     out = tmp_path / "ne"
-    assert cli_main(["train", "nenet", "--data", str(data_dir), "--val", str(data_dir), "--patch-size", "16",
-                     "--max-steps", "2", "--out", str(out), "--no-progress"]) == 0
+    assert (
+        cli_main(
+            [
+                "train",
+                "nenet",
+                "--data",
+                str(data_dir),
+                "--val",
+                str(data_dir),
+                "--patch-size",
+                "16",
+                "--max-steps",
+                "2",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     rows = _log_rows(out)
     assert rows[-1]["val_sigma_mae"] != ""
     assert read_config(out)["settings"]["sigma_range"] == [0.0, 55.0]
@@ -381,16 +442,27 @@ def test_init_carries_weights_across_the_blind_label(data_dir: Path, tmp_path: P
     src = models.build_model("winnet", small)
     assert src.blind is False
     save_model(src, tmp_path / "src")
-    t = _run(data_dir, tmp_path / "b", init=str(tmp_path / "src"), max_steps=1, lr=1e-12,
-             task_kw=dict(sigma=None, sigma_range=(0.0, 55.0), model_config=dict(small)))
+    t = _run(
+        data_dir,
+        tmp_path / "b",
+        init=str(tmp_path / "src"),
+        max_steps=1,
+        lr=1e-12,
+        task_kw=dict(sigma=None, sigma_range=(0.0, 55.0), model_config=dict(small)),
+    )
     assert t.run() == 0
     assert t.model.blind is True and "initialised from" in capsys.readouterr().err
     # one Adam step of lr 1e-12 moves each weight by about 1e-12: the weights are src's
     for (k, a), b in zip(src.state_dict().items(), t.model.state_dict().values(), strict=True):
         assert torch.allclose(a, b, rtol=0, atol=1e-9), k
     assert models.load_model(tmp_path / "b" / "model").blind is True
-    other = _run(data_dir, tmp_path / "c", init=str(tmp_path / "src"), max_steps=1,
-                 task_kw=dict(sigma=None, sigma_range=(0.0, 55.0), model_config=dict(small, channels=8)))
+    other = _run(
+        data_dir,
+        tmp_path / "c",
+        init=str(tmp_path / "src"),
+        max_steps=1,
+        task_kw=dict(sigma=None, sigma_range=(0.0, 55.0), model_config=dict(small, channels=8)),
+    )
     with pytest.raises(UserError, match="differs from this run"):
         other.run()
 
@@ -405,13 +477,28 @@ def _free_port() -> int:
 def test_torchrun_two_processes_and_resume(data_dir: Path, tmp_path: Path):
     out = tmp_path / "ddp"
     src = str(Path(innverse.__file__).resolve().parents[1])
-    env = dict(os.environ, OMP_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join([src, str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ,
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join([src, str(TESTS), os.environ.get("PYTHONPATH", "")]),
+    )
 
     def torchrun(*args: str) -> None:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr",
-               "127.0.0.1", "--master_port", str(_free_port()), str(TESTS / "_ddp_worker.py"),
-               str(data_dir), str(out), *args]
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(_free_port()),
+            str(TESTS / "_ddp_worker.py"),
+            str(data_dir),
+            str(out),
+            *args,
+        ]
         r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr[-3000:]
 
@@ -424,8 +511,16 @@ def test_torchrun_two_processes_and_resume(data_dir: Path, tmp_path: Path):
     # the learning-rate drop at 60 % moves with --max-steps)
     for steps, resume in ((3, False), (5, True)):
         torch.manual_seed(0)
-        single = _run(data_dir, tmp_path / "one", model=TinyDenoiser(), batch_size=8, max_steps=steps,
-                      ckpt_every=2, seed=0, resume=resume)
+        single = _run(
+            data_dir,
+            tmp_path / "one",
+            model=TinyDenoiser(),
+            batch_size=8,
+            max_steps=steps,
+            ckpt_every=2,
+            seed=0,
+            resume=resume,
+        )
         assert single.run() == 0
     from safetensors.torch import load_file
 

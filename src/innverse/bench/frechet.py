@@ -55,4 +55,6 @@ def extract_features(net: nn.Module, images: Tensor, batch: int = 500) -> Tensor
 
 def fid_local(a: Tensor, b: Tensor, net: nn.Module) -> float:
     """FID (local features) between image sets ``a`` and ``b`` ``(N, 1, H, W)`` in [0, 1]."""
-    return frechet_distance(*gaussian_stats(extract_features(net, a)), *gaussian_stats(extract_features(net, b)))
+    return frechet_distance(
+        *gaussian_stats(extract_features(net, a)), *gaussian_stats(extract_features(net, b))
+    )

@@ -39,6 +39,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         add_help=False,
         usage="innverse train TASK [options]   (innverse train TASK --help)",
     )
+    p.add_argument("-h", "--help", action="store_true", dest="train_help", help=argparse.SUPPRESS)
+    p.add_argument("--threads", type=int, metavar="N", default=None, help=argparse.SUPPRESS)
     p.add_argument("argv", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return p
 
@@ -47,26 +49,57 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 def _engine_options(p: argparse.ArgumentParser) -> None:
     S = argparse.SUPPRESS
     g = p.add_argument_group("run")
-    g.add_argument("--out", metavar="DIR", default=S, help="run folder: checkpoint/, model/, log.csv "
-                   "(default: runs/TASK)")
-    g.add_argument("--resume", action="store_true", default=S,
-                   help="continue the run in --out from its last checkpoint")
-    g.add_argument("--force", action="store_true", default=S,
-                   help="start a fresh run even if --out holds a checkpoint")
-    g.add_argument("--init", metavar="MODEL", default=S,
-                   help="start from these weights (model folder, checkpoint or pretrained name)")
+    g.add_argument(
+        "--out",
+        metavar="DIR",
+        default=S,
+        help="run folder: checkpoint/, model/, log.csv (default: runs/TASK)",
+    )
+    g.add_argument(
+        "--resume", action="store_true", default=S, help="continue the run in --out from its last checkpoint"
+    )
+    g.add_argument(
+        "--force", action="store_true", default=S, help="start a fresh run even if --out holds a checkpoint"
+    )
+    g.add_argument(
+        "--init",
+        metavar="MODEL",
+        default=S,
+        help="start from these weights (model folder, checkpoint or pretrained name)",
+    )
     length = g.add_mutually_exclusive_group()
-    length.add_argument("--max-steps", type=int, metavar="N", default=S, help="optimizer steps in the whole run")
-    length.add_argument("--epochs", type=float, metavar="E", default=S,
-                        help="passes over the training data (default: the task's)")
-    g.add_argument("--time-limit", type=float, metavar="SECONDS", default=S,
-                   help="end this run within SECONDS: the step count is fitted to the measured speed")
+    length.add_argument(
+        "--max-steps", type=int, metavar="N", default=S, help="optimizer steps in the whole run"
+    )
+    length.add_argument(
+        "--epochs",
+        type=float,
+        metavar="E",
+        default=S,
+        help="passes over the training data (default: the task's)",
+    )
+    g.add_argument(
+        "--time-limit",
+        type=float,
+        metavar="SECONDS",
+        default=S,
+        help="end this run within SECONDS: the step count is fitted to the measured speed",
+    )
     g.add_argument("--device", choices=["auto", "cpu", "cuda"], default=S, help="default: cuda if available")
-    g.add_argument("--amp", choices=["bf16", "fp16", "none"], default=S,
-                   help="mixed precision on CUDA (default bf16 where supported); CPU trains in float32")
+    g.add_argument(
+        "--amp",
+        choices=["bf16", "fp16", "none"],
+        default=S,
+        help="mixed precision on CUDA (default bf16 where supported); CPU trains in float32",
+    )
     g.add_argument("--compile", action="store_true", default=S, help="torch.compile the training step")
-    g.add_argument("--workers", type=int, metavar="N", default=S,
-                   help="prepare batches in a background thread when >= 1 (default 1 on CUDA, 0 on CPU)")
+    g.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        default=S,
+        help="prepare batches in a background thread when >= 1 (default 1 on CUDA, 0 on CPU)",
+    )
     g.add_argument("--ckpt-every", type=int, metavar="N", default=S, help="checkpoint every N steps (1000)")
     g.add_argument("--val-every", type=int, metavar="N", default=S, help="validate every N steps (2000)")
     g.add_argument("--log-every", type=int, metavar="N", default=S, help="log.csv row every N steps (50)")
@@ -75,20 +108,53 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
     o = p.add_argument_group("optimisation (defaults: the task's recipe)")
     o.add_argument("--batch-size", type=int, metavar="B", default=S, help="global batch size")
     o.add_argument("--lr", type=float, default=S, help="initial learning rate")
-    o.add_argument("--lr-schedule", choices=["step", "cosine", "constant"], default=S,
-                   help="step: x LR_DROP at LR_DROP_AT of the run; cosine: down to lr x LR_DROP")
-    o.add_argument("--lr-drop-at", type=float, default=S, help="fraction of the run where the step drop happens")
+    o.add_argument(
+        "--lr-schedule",
+        choices=["step", "cosine", "constant"],
+        default=S,
+        help="step: x LR_DROP at LR_DROP_AT of the run; cosine: down to lr x LR_DROP",
+    )
+    o.add_argument(
+        "--lr-drop-at", type=float, default=S, help="fraction of the run where the step drop happens"
+    )
     o.add_argument("--lr-drop", type=float, default=S, help="factor of the drop (or the cosine floor)")
     o.add_argument("--warmup", type=int, metavar="N", default=S, help="linear warm-up steps")
     o.add_argument("--clip", type=float, default=S, help="gradient-norm clipping, 0 disables")
     o.add_argument("--seed", type=int, default=S, help="seed of the data order, noise and initialisation (0)")
-    o.add_argument("--ema", type=float, metavar="DECAY", default=S,
-                   help="keep an exponential moving average of the weights (validated and exported)")
+    o.add_argument(
+        "--ema",
+        type=float,
+        metavar="DECAY",
+        default=S,
+        help="keep an exponential moving average of the weights (validated and exported)",
+    )
 
 
-_ENGINE_KEYS = ("out", "resume", "force", "init", "max_steps", "epochs", "time_limit", "device", "amp",
-                "compile", "workers", "ckpt_every", "val_every", "log_every", "batch_size", "lr",
-                "lr_schedule", "lr_drop_at", "lr_drop", "warmup", "clip", "seed", "ema")
+_ENGINE_KEYS = (
+    "out",
+    "resume",
+    "force",
+    "init",
+    "max_steps",
+    "epochs",
+    "time_limit",
+    "device",
+    "amp",
+    "compile",
+    "workers",
+    "ckpt_every",
+    "val_every",
+    "log_every",
+    "batch_size",
+    "lr",
+    "lr_schedule",
+    "lr_drop_at",
+    "lr_drop",
+    "warmup",
+    "clip",
+    "seed",
+    "ema",
+)
 
 
 # -------------------------------------------------------------------------------- task options
@@ -147,7 +213,11 @@ def _show(v: Any) -> str:
 def _list_tasks() -> str:
     from innverse.train import get_task, task_names
 
-    lines = ["usage: innverse train TASK [options]   (innverse train TASK --help for its options)", "", "tasks:"]
+    lines = [
+        "usage: innverse train TASK [options]   (innverse train TASK --help for its options)",
+        "",
+        "tasks:",
+    ]
     for name in task_names():
         lines.append(f"  {name:<14} {get_task(name).summary}")
     return "\n".join(lines) + "\n\n" + EXAMPLES
@@ -163,11 +233,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _task_parser(name: str, task_cls: type) -> tuple[argparse.ArgumentParser, list[str]]:
+    from innverse.commands.options import help_formatter
+
+    doc = (task_cls.__doc__ or "").strip().splitlines()
     p = _Parser(
         prog=f"innverse train {name}",
-        description=(task_cls.__doc__ or "").strip().splitlines()[0] if task_cls.__doc__ else None,
+        description=doc[0].replace("``", "") if doc else None,
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=help_formatter(argparse.RawDescriptionHelpFormatter),
     )
     fields = _task_options(p, task_cls.Config)
     _engine_options(p)
@@ -196,8 +269,10 @@ def build(argv: list[str]):
     if saved is not None:
         if saved.get("task", saved.get("kind")) != name or "settings" not in saved:
             what = saved.get("task") or saved.get("kind")
-            raise UserError(f"--resume: {out} holds a {what} run" + ("" if what != name else
-                            " of an older innverse (start afresh; --init keeps its weights)"))
+            raise UserError(
+                f"--resume: {out} holds a {what} run"
+                + ("" if what != name else " of an older innverse (start afresh; --init keeps its weights)")
+            )
         settings.update(saved["settings"])
         engine.update(saved.get("recipe", {}).get("engine", {}))
         engine.update(saved.get("run", {}))
@@ -207,7 +282,9 @@ def build(argv: list[str]):
             settings.pop("sigma", None)
             settings.pop("sigma_range", None)
     elif ns.get("resume") and not any(k in ns for k in fields):
-        raise UserError(f"--resume: {out} holds no checkpoint to resume (give the training settings to start one)")
+        raise UserError(
+            f"--resume: {out} holds no checkpoint to resume (give the training settings to start one)"
+        )
     for k in fields:
         if k in ns:
             settings[k] = ns[k]
@@ -216,8 +293,11 @@ def build(argv: list[str]):
             engine[k] = ns[k]
     if "resume" in ns and saved is not None and "max_steps" in ns:
         if int(ns["max_steps"]) < int(saved.get("step", 0)):
-            print(f"innverse train: warning: --max-steps {ns['max_steps']} is below the checkpoint's step "
-                  f"{saved.get('step')}", file=sys.stderr)
+            print(
+                f"innverse train: warning: --max-steps {ns['max_steps']} is below the checkpoint's step "
+                f"{saved.get('step')}",
+                file=sys.stderr,
+            )
     hints = typing.get_type_hints(task_cls.Config)
     known = {f.name for f in dataclasses.fields(task_cls.Config)}
     for k, v in list(settings.items()):
@@ -233,7 +313,9 @@ def build(argv: list[str]):
     engine["progress"] = not ns.get("no_progress", False)
     if "workers" not in engine:
         engine["workers"] = 1 if engine.get("device", "auto") != "cpu" and _cuda_available() else 0
-    cfg = EngineConfig(**{k: v for k, v in engine.items() if k in {f.name for f in dataclasses.fields(EngineConfig)}})
+    cfg = EngineConfig(
+        **{k: v for k, v in engine.items() if k in {f.name for f in dataclasses.fields(EngineConfig)}}
+    )
     return task, cfg, ns.get("inject_nan_at")
 
 
@@ -258,7 +340,11 @@ def _nan_hook(at: int):
 def run(args: argparse.Namespace) -> int:
     """List the tasks, or run the training described by the command line (0, or 128+signal)."""
     argv = list(args.argv)
-    if not argv or argv[0] in ("-h", "--help"):
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(int(args.threads))
+    if getattr(args, "train_help", False) or not argv or argv[0] in ("-h", "--help"):
         print(_list_tasks(), end="")
         return 0
     from innverse.train import Engine

@@ -82,7 +82,9 @@ class ResNetClassifier(_Classifier):
 
     kind = "classifier-resnet"
 
-    def __init__(self, width: int = 24, blocks: tuple[int, ...] | list[int] = (1, 1, 1), classes: int = 10) -> None:
+    def __init__(
+        self, width: int = 24, blocks: tuple[int, ...] | list[int] = (1, 1, 1), classes: int = 10
+    ) -> None:
         super().__init__()
         blocks = tuple(int(b) for b in blocks)
         if width < 1 or not blocks or min(blocks) < 1:
@@ -115,13 +117,26 @@ class ConvNetClassifier(_Classifier):
     def __init__(self, width: int = 32, hidden: int = 128, dropout: float = 0.3, classes: int = 10) -> None:
         super().__init__()
         if width < 1 or hidden < 1 or not (0.0 <= dropout < 1.0):
-            raise ValueError(f"bad ConvNetClassifier config: width={width}, hidden={hidden}, dropout={dropout}")
-        self.config = {"width": int(width), "hidden": int(hidden), "dropout": float(dropout),
-                       "classes": int(classes)}
+            raise ValueError(
+                f"bad ConvNetClassifier config: width={width}, hidden={hidden}, dropout={dropout}"
+            )
+        self.config = {
+            "width": int(width),
+            "hidden": int(hidden),
+            "dropout": float(dropout),
+            "classes": int(classes),
+        }
         w = width
         self.body = nn.Sequential(
-            nn.Conv2d(1, w, 3, padding=1), nn.ReLU(), nn.Conv2d(w, w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU(), nn.Conv2d(2 * w, 2 * w, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(1, w, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(w, w, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(w, 2 * w, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(2 * w, 2 * w, 3, padding=1),
+            nn.ReLU(),
             nn.AdaptiveAvgPool2d(4),
         )
         self.fc = nn.Linear(2 * w * 16, hidden)

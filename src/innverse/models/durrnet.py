@@ -98,7 +98,9 @@ class WaveletProx(nn.Module):
         self.channels = channels
         self.split = HaarSplit()
         self.steps = nn.ModuleList(
-            LiftingStep(_SmallNet(channels, 3 * channels, hidden), _SmallNet(3 * channels, channels, hidden), channels)
+            LiftingStep(
+                _SmallNet(channels, 3 * channels, hidden), _SmallNet(3 * channels, channels, hidden), channels
+            )
             for _ in range(steps if lifting else 0)
         )
         # thresholds of the detail bands, softplus-parametrised (start near 0.02)
@@ -130,7 +132,9 @@ class WaveletProx(nn.Module):
 class _Stage(nn.Module):
     """One unfolded proximal-gradient stage on (z_T, z_R)."""
 
-    def __init__(self, features: int, prior_steps: int, prior_hidden: int, lifting: bool, exclusion: bool) -> None:
+    def __init__(
+        self, features: int, prior_steps: int, prior_hidden: int, lifting: bool, exclusion: bool
+    ) -> None:
         super().__init__()
         self.exclusion = exclusion
         self.eta = nn.Parameter(torch.full((2,), 0.5))
@@ -169,7 +173,7 @@ def _exclusion_grads(t: Tensor, r: Tensor) -> tuple[Tensor, Tensor]:
 
 
 class DURRNet(nn.Module):
-    """The unfolded separation network; ``forward(I) -> (T_hat, R_hat)`` for ``I`` ``(B, 3, H, W)`` in [0, 1]."""
+    """The unfolded separation network: ``forward(I) -> (T_hat, R_hat)``, ``I`` ``(B, 3, H, W)`` in [0, 1]."""
 
     kind = "durrnet"
 
@@ -188,9 +192,14 @@ class DURRNet(nn.Module):
         if min(features, stages, scales, prior_hidden, channels) < 1 or prior_steps < 0:
             raise ValueError("features, stages, scales, prior_hidden and channels must be >= 1")
         self.config: dict[str, Any] = {
-            "features": int(features), "stages": int(stages), "scales": int(scales),
-            "prior_steps": int(prior_steps), "prior_hidden": int(prior_hidden), "lifting": bool(lifting),
-            "exclusion": bool(exclusion), "channels": int(channels),
+            "features": int(features),
+            "stages": int(stages),
+            "scales": int(scales),
+            "prior_steps": int(prior_steps),
+            "prior_hidden": int(prior_hidden),
+            "lifting": bool(lifting),
+            "exclusion": bool(exclusion),
+            "channels": int(channels),
         }
         self.scales = int(scales)
         self.enc_t = nn.Conv2d(channels, features, 3, padding=1)
@@ -198,13 +207,17 @@ class DURRNet(nn.Module):
         self.dict_t = nn.Parameter(torch.randn(channels, features, 3, 3) * (0.5 / (features * 9) ** 0.5))
         self.dict_r = nn.Parameter(torch.randn(channels, features, 3, 3) * (0.5 / (features * 9) ** 0.5))
         self.stages = nn.ModuleList(
-            nn.ModuleList(_Stage(features, prior_steps, prior_hidden, lifting, exclusion) for _ in range(stages))
+            nn.ModuleList(
+                _Stage(features, prior_steps, prior_hidden, lifting, exclusion) for _ in range(stages)
+            )
             for _ in range(scales)
         )
 
     def forward(self, img: Tensor) -> tuple[Tensor, Tensor]:
         if img.dim() != 4 or img.shape[1] != self.config["channels"]:
-            raise ValueError(f"DURRNet input must be (B, {self.config['channels']}, H, W); got {tuple(img.shape)}")
+            raise ValueError(
+                f"DURRNet input must be (B, {self.config['channels']}, H, W); got {tuple(img.shape)}"
+            )
         zt = zr = None
         for k, stages in enumerate(self.stages):
             f = 2 ** (self.scales - 1 - k)

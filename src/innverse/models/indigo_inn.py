@@ -41,7 +41,9 @@ class ResidualNet(nn.Module):
         super().__init__()
         self.head = nn.Conv2d(cin, hidden, 3, padding=1)
         self.blocks = nn.ModuleList(
-            nn.Sequential(nn.Conv2d(hidden, hidden, 3, padding=1), nn.ReLU(), nn.Conv2d(hidden, hidden, 3, padding=1))
+            nn.Sequential(
+                nn.Conv2d(hidden, hidden, 3, padding=1), nn.ReLU(), nn.Conv2d(hidden, hidden, 3, padding=1)
+            )
             for _ in range(blocks)
         )
         self.tail = nn.Conv2d(hidden, cout, 3, padding=1)
@@ -65,15 +67,22 @@ class INDigoINN(nn.Module):
 
     kind = "indigo-inn"
 
-    def __init__(self, channels: int = 1, scale: int = 4, steps: int = 2, hidden: int = 32, blocks: int = 2) -> None:
+    def __init__(
+        self, channels: int = 1, scale: int = 4, steps: int = 2, hidden: int = 32, blocks: int = 2
+    ) -> None:
         super().__init__()
         levels = int(round(math.log2(scale)))
         if scale < 2 or 2**levels != scale:
             raise ValueError(f"scale must be a power of two >= 2; got {scale}")
         if channels < 1 or steps < 1 or hidden < 1 or blocks < 0:
             raise ValueError("channels, steps and hidden must be >= 1 and blocks >= 0")
-        self.config: dict[str, Any] = {"channels": int(channels), "scale": int(scale), "steps": int(steps),
-                                       "hidden": int(hidden), "blocks": int(blocks)}
+        self.config: dict[str, Any] = {
+            "channels": int(channels),
+            "scale": int(scale),
+            "steps": int(steps),
+            "hidden": int(hidden),
+            "blocks": int(blocks),
+        }
         self.levels = levels
         self.channels = int(channels)
         self.split = HaarSplit()

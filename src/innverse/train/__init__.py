@@ -13,8 +13,8 @@
 
 from innverse.train.engine import Engine, EngineConfig
 from innverse.train.patches import PatchSampler
-from innverse.train.schedule import learning_rate, step_lr
 from innverse.train.registry import get_task, register_task, task_names
+from innverse.train.schedule import learning_rate, step_lr
 from innverse.train.task import TrainTask
 
 __all__ = [

@@ -286,7 +286,9 @@ class Engine:
     def recipe(self) -> dict:
         """Engine and task settings a resumed run must share, JSON-normalised."""
         eng = {k: getattr(self.cfg, k) for k in ENGINE_RECIPE}
-        return json.loads(json.dumps({"task": self.task.name, "engine": eng, "task_config": self.task.recipe()}))
+        return json.loads(
+            json.dumps({"task": self.task.name, "engine": eng, "task_config": self.task.recipe()})
+        )
 
     # ---------------------------------------------------------------------------- messages
     def say(self, msg: str) -> None:
@@ -333,7 +335,9 @@ class Engine:
                     if a.get(k) != b.get(k):
                         mism.append(f"{k}={json.dumps(a.get(k))} (now {json.dumps(b.get(k))})")
             if mism:
-                raise UserError("--resume: the checkpoint was trained with other settings: " + ", ".join(mism))
+                raise UserError(
+                    "--resume: the checkpoint was trained with other settings: " + ", ".join(mism)
+                )
         return bool(cfg.resume and exists)
 
     def _config_record(self) -> dict:
@@ -525,7 +529,9 @@ class Engine:
         if self.steps_per_epoch < 1:
             raise UserError(f"{task.epoch_size()} training examples: fewer than one batch of {bs}")
         self.total_steps = int(
-            cfg.max_steps if cfg.max_steps is not None else max(1, round(float(cfg.epochs) * self.steps_per_epoch))
+            cfg.max_steps
+            if cfg.max_steps is not None
+            else max(1, round(float(cfg.epochs) * self.steps_per_epoch))
         )
         self.model.to(self.device).train()
         if cfg.ema:
@@ -605,8 +611,13 @@ class Engine:
                 self._fit_time_budget(step, warm_to - warm_from, time.perf_counter() - t_warm, t_start)
             batch = {k: v.to(self.device, non_blocking=nonblocking) for k, v in batches.get(step).items()}
             lr = learning_rate(
-                str(cfg.lr_schedule), step, self.total_steps, float(cfg.lr),  # type: ignore[arg-type]
-                warmup=int(cfg.warmup or 0), drop_at=float(cfg.lr_drop_at), drop=float(cfg.lr_drop),  # type: ignore[arg-type]
+                str(cfg.lr_schedule),
+                step,
+                self.total_steps,
+                float(cfg.lr),  # type: ignore[arg-type]
+                warmup=int(cfg.warmup or 0),
+                drop_at=float(cfg.lr_drop_at),
+                drop=float(cfg.lr_drop),  # type: ignore[arg-type]
                 scale=self.lr_scale,
             )
             for g in self.optimizer.param_groups:

@@ -30,13 +30,25 @@ VAL_COUNT = 5000
 class ClassifierTrainConfig:
     """Classifier settings."""
 
-    data: str = field(default="fashion-mnist", metadata={
-        "help": "fashion-mnist (the data root's fashion-mnist/ folder) or a folder holding its IDX files",
-        "recipe": False, "metavar": "DIR"})
-    arch: str = field(default="resnet", metadata={"help": "resnet (fmnist-classifier) or convnet "
-                                                          "(fmnist-classifier-b)", "choices": ["resnet", "convnet"]})
+    data: str = field(
+        default="fashion-mnist",
+        metadata={
+            "help": "fashion-mnist (the data root's fashion-mnist/ folder) or a folder holding its IDX files",
+            "recipe": False,
+            "metavar": "DIR",
+        },
+    )
+    arch: str = field(
+        default="resnet",
+        metadata={
+            "help": "resnet (fmnist-classifier) or convnet (fmnist-classifier-b)",
+            "choices": ["resnet", "convnet"],
+        },
+    )
     width: int = field(default=24, metadata={"help": "base width"})
-    blocks: tuple[int, ...] = field(default=(1, 1, 1), metadata={"help": "residual blocks per stage (resnet)"})
+    blocks: tuple[int, ...] = field(
+        default=(1, 1, 1), metadata={"help": "residual blocks per stage (resnet)"}
+    )
     hidden: int = field(default=128, metadata={"help": "hidden units (convnet)"})
     shift: int = field(default=2, metadata={"help": "largest random shift in pixels"})
     flip: bool = field(default=True, metadata={"help": "random horizontal flips"})
@@ -50,8 +62,14 @@ class ClassifierTask(TrainTask):
     summary = "Fashion-MNIST classifier (ResNet or plain ConvNet): attack target, local-FID features"
     Config = ClassifierTrainConfig
     engine_defaults: ClassVar[dict[str, Any]] = {
-        "batch_size": 128, "lr": 2e-3, "init_lr": 2e-4, "lr_schedule": "cosine", "lr_drop": 0.01,
-        "warmup": 100, "clip": 5.0, "epochs": 8.0,
+        "batch_size": 128,
+        "lr": 2e-3,
+        "init_lr": 2e-4,
+        "lr_schedule": "cosine",
+        "lr_drop": 0.01,
+        "warmup": 100,
+        "clip": 5.0,
+        "epochs": 8.0,
     }
     log_fields = ("accuracy",)
     val_fields = ("val_accuracy",)
@@ -100,7 +118,11 @@ class ClassifierTask(TrainTask):
         s = self.cfg.shift
         dy = torch.randint(-s, s + 1, (batch_size,), generator=g)
         dx = torch.randint(-s, s + 1, (batch_size,), generator=g)
-        flip = torch.rand(batch_size, generator=g) < 0.5 if self.cfg.flip else torch.zeros(batch_size, dtype=torch.bool)
+        flip = (
+            torch.rand(batch_size, generator=g) < 0.5
+            if self.cfg.flip
+            else torch.zeros(batch_size, dtype=torch.bool)
+        )
         i, n = shard
         b = batch_size // n
         sl = slice(i * b, (i + 1) * b)
@@ -108,7 +130,9 @@ class ClassifierTask(TrainTask):
         pad = np.pad(x, ((0, 0), (s, s), (s, s)))
         h, w = x.shape[1:]
         out = np.empty_like(x)
-        for j, (yy, xx, ff) in enumerate(zip(dy[sl].tolist(), dx[sl].tolist(), flip[sl].tolist(), strict=True)):
+        for j, (yy, xx, ff) in enumerate(
+            zip(dy[sl].tolist(), dx[sl].tolist(), flip[sl].tolist(), strict=True)
+        ):
             crop = pad[j, s + yy : s + yy + h, s + xx : s + xx + w]
             out[j] = crop[:, ::-1] if ff else crop
         images = torch.from_numpy(out.astype(np.float32) / np.float32(255.0))[:, None]
@@ -134,4 +158,6 @@ class ClassifierTask(TrainTask):
         return {"val_accuracy": correct / VAL_COUNT}
 
     def describe_validation(self, scores: dict[str, float]) -> str:
-        return f"validation accuracy {100 * scores['val_accuracy']:.2f} % ({VAL_COUNT} held-out training images)"
+        return (
+            f"validation accuracy {100 * scores['val_accuracy']:.2f} % ({VAL_COUNT} held-out training images)"
+        )

@@ -63,8 +63,9 @@ def load_pool(root: str | None = None, max_side: int = 640) -> tuple[list[np.nda
             im = im.convert("RGB")
             s = max_side / max(im.size)
             if s < 1:
-                im = im.resize((max(1, round(im.size[0] * s)), max(1, round(im.size[1] * s))),
-                               Image.Resampling.LANCZOS)
+                im = im.resize(
+                    (max(1, round(im.size[0] * s)), max(1, round(im.size[1] * s))), Image.Resampling.LANCZOS
+                )
             pool.append(np.asarray(im, dtype=np.uint8).copy())
     pool += [_read_rgb(p) for p in cbsd[:TEST_FIRST]]
     test = [_read_rgb(p) for p in cbsd[TEST_FIRST:]]
@@ -93,13 +94,21 @@ def test_pairs(test: list[np.ndarray], size: int = 128, seed: int = 0) -> tuple[
 class DURRNetTrainConfig:
     """DURRNet settings."""
 
-    data: str = field(default="", metadata={"help": "data root holding photos/ and CBSD68/ "
-                                                    "(default: the innverse data root)", "recipe": False,
-                                            "metavar": "DIR"})
+    data: str = field(
+        default="",
+        metadata={
+            "help": "data root holding photos/ and CBSD68/ (default: the innverse data root)",
+            "recipe": False,
+            "metavar": "DIR",
+        },
+    )
     model: str = field(default="durrnet", metadata={"help": "what to train", "choices": list(MODELS)})
-    size_name: str = field(default="lite", metadata={"help": "DURRNet size: lite or full",
-                                                     "choices": ["lite", "full"]})
-    unet_width: int = field(default=29, metadata={"help": "U-Net width (29: about lite DURRNet's parameters)"})
+    size_name: str = field(
+        default="lite", metadata={"help": "DURRNet size: lite or full", "choices": ["lite", "full"]}
+    )
+    unet_width: int = field(
+        default=29, metadata={"help": "U-Net width (29: about lite DURRNet's parameters)"}
+    )
     crop: int = field(default=64, metadata={"help": "training crop size"})
     w_rec: float = field(default=0.2, metadata={"help": "weight of the reconstruction loss |T+R-I|^2"})
     w_excl: float = field(default=0.05, metadata={"help": "weight of the exclusion loss"})
@@ -112,8 +121,14 @@ class DURRNetTask(TrainTask):
     summary = "DURRNet reflection removal (unfolded, invertible wavelet prior), its ablations and a U-Net"
     Config = DURRNetTrainConfig
     engine_defaults: ClassVar[dict[str, Any]] = {
-        "batch_size": 8, "lr": 1e-3, "init_lr": 2e-4, "lr_schedule": "cosine", "lr_drop": 0.05,
-        "warmup": 50, "clip": 1.0, "max_steps": 2000,
+        "batch_size": 8,
+        "lr": 1e-3,
+        "init_lr": 2e-4,
+        "lr_schedule": "cosine",
+        "lr_drop": 0.05,
+        "warmup": 50,
+        "clip": 1.0,
+        "max_steps": 2000,
     }
     log_fields = ("t_mse",)
     val_fields = ("val_t_psnr",)

@@ -63,10 +63,13 @@ def degradation(name: str) -> Any:
 class INDigoINNTrainConfig:
     """INDigo INN settings."""
 
-    data: str = field(default="fashion-mnist", metadata={
-        "help": "fashion-mnist or a folder of images", "recipe": False, "metavar": "DIR"})
-    degradation: str = field(default="sr4", metadata={"help": "what the coarse part mimics",
-                                                      "choices": list(DEGRADATIONS)})
+    data: str = field(
+        default="fashion-mnist",
+        metadata={"help": "fashion-mnist or a folder of images", "recipe": False, "metavar": "DIR"},
+    )
+    degradation: str = field(
+        default="sr4", metadata={"help": "what the coarse part mimics", "choices": list(DEGRADATIONS)}
+    )
     size: int = field(default=32, metadata={"help": "training image size (a multiple of 4)"})
     steps: int = field(default=2, metadata={"help": "lifting steps per level"})
     hidden: int = field(default=32, metadata={"help": "width of the predictor/updater networks"})
@@ -80,8 +83,14 @@ class INDigoINNTask(TrainTask):
     summary = "INDigo's INN: lifting steps whose coarse part mimics a degradation (sr4, nonlinear)"
     Config = INDigoINNTrainConfig
     engine_defaults: ClassVar[dict[str, Any]] = {
-        "batch_size": 64, "lr": 1e-3, "init_lr": 2e-4, "lr_schedule": "cosine", "lr_drop": 0.05,
-        "warmup": 50, "clip": 1.0, "epochs": 2.0,
+        "batch_size": 64,
+        "lr": 1e-3,
+        "init_lr": 2e-4,
+        "lr_schedule": "cosine",
+        "lr_drop": 0.05,
+        "warmup": 50,
+        "clip": 1.0,
+        "epochs": 2.0,
     }
     log_fields = ()
     val_fields = ("val_coarse_psnr",)
@@ -134,8 +143,11 @@ class INDigoINNTask(TrainTask):
         return INDigoINN(channels=1, scale=4, steps=c.steps, hidden=c.hidden, blocks=c.blocks)
 
     def fingerprint(self) -> dict:
-        return {"images": int(self.train_u8.shape[0]), "size": int(self.train_u8.shape[-1]),
-                "checksum": int(self.train_u8[:, ::7, ::7].astype(np.int64).sum())}
+        return {
+            "images": int(self.train_u8.shape[0]),
+            "size": int(self.train_u8.shape[-1]),
+            "checksum": int(self.train_u8[:, ::7, ::7].astype(np.int64).sum()),
+        }
 
     def epoch_size(self) -> int:
         return int(self.train_u8.shape[0])

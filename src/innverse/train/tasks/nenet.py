@@ -34,8 +34,14 @@ class NENetTask(NoisyPatchTask):
     summary = "NENet noise-level estimator (blind, sigma ~ U[0, 55])"
     Config = NENetTrainConfig
     engine_defaults: ClassVar[dict[str, Any]] = {
-        "batch_size": 16, "lr": 1e-3, "init_lr": 2e-4, "lr_schedule": "step", "lr_drop_at": 0.6,
-        "lr_drop": 0.1, "clip": 1.0, "epochs": 8.0,
+        "batch_size": 16,
+        "lr": 1e-3,
+        "init_lr": 2e-4,
+        "lr_schedule": "step",
+        "lr_drop_at": 0.6,
+        "lr_drop": 0.1,
+        "clip": 1.0,
+        "epochs": 8.0,
     }
     log_fields = ("data_loss",)
     val_fields = ("val_sigma_mae",)
@@ -44,7 +50,9 @@ class NENetTask(NoisyPatchTask):
     def check(self) -> None:
         c = self.cfg
         if c.sigma is not None:
-            raise UserError("NENet estimates the noise level: train it blind (--sigma-range), not at one --sigma")
+            raise UserError(
+                "NENet estimates the noise level: train it blind (--sigma-range), not at one --sigma"
+            )
         if c.sigma_range is None:
             c.sigma_range = (0.0, 55.0)
         super().check()
@@ -82,7 +90,9 @@ class NENetTask(NoisyPatchTask):
     @torch.no_grad()
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
         assert self.val_images is not None
-        return {"val_sigma_mae": validate_estimator(model, self.val_images, float(self.cfg.val_sigma), device)}
+        return {
+            "val_sigma_mae": validate_estimator(model, self.val_images, float(self.cfg.val_sigma), device)
+        }
 
     def describe_validation(self, scores: dict[str, float]) -> str:
         return f"validation at sigma {float(self.cfg.val_sigma):g}: {scores['val_sigma_mae']:.3f} grey levels"

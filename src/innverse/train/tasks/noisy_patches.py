@@ -28,21 +28,31 @@ __all__ = ["NoisyPatchConfig", "NoisyPatchTask", "validate_denoiser", "validate_
 class NoisyPatchConfig:
     """Data and noise settings shared by the noisy-patch tasks (noise levels on the 0-255 scale)."""
 
-    data: str = field(default="", metadata={"help": "folder of training images (converted to gray)",
-                                            "recipe": False, "metavar": "DIR"})
-    val: str | None = field(default=None, metadata={"help": "folder of validation images (seeded noise)",
-                                                     "recipe": False, "metavar": "DIR"})
+    data: str = field(
+        default="",
+        metadata={"help": "folder of training images (converted to gray)", "recipe": False, "metavar": "DIR"},
+    )
+    val: str | None = field(
+        default=None,
+        metadata={"help": "folder of validation images (seeded noise)", "recipe": False, "metavar": "DIR"},
+    )
     sigma: float | None = field(default=None, metadata={"help": "train at this noise level (0-255)"})
     sigma_range: tuple[float, float] | None = field(
         default=None, metadata={"help": "blind training: sigma ~ U[A, B] per batch (0-255)"}
     )
-    val_sigma: float | None = field(default=None, metadata={
-        "help": "noise level of the validation, 0-255 (default: --sigma, or 25 when blind)", "recipe": False})
+    val_sigma: float | None = field(
+        default=None,
+        metadata={
+            "help": "noise level of the validation, 0-255 (default: --sigma, or 25 when blind)",
+            "recipe": False,
+        },
+    )
     patch_size: int | None = field(default=None, metadata={"help": "patch side (default 40; 50 blind)"})
     stride: int = field(default=10, metadata={"help": "patch grid stride"})
     scales: tuple[float, ...] = field(default=(1.0, 0.9, 0.8, 0.7), metadata={"help": "image scales"})
-    aug_times: int | None = field(default=None, metadata={"help": "passes over each position per epoch "
-                                                                  "(default 1; 2 blind)"})
+    aug_times: int | None = field(
+        default=None, metadata={"help": "passes over each position per epoch (default 1; 2 blind)"}
+    )
 
     @property
     def blind(self) -> bool:
@@ -87,7 +97,12 @@ class NoisyPatchTask(TrainTask):
     def prepare(self, rank: int, world_size: int) -> None:
         c = self.cfg
         self.sampler = PatchSampler.from_folder(
-            c.data, patch=c.patch_size, stride=c.stride, scales=c.scales, aug_times=c.aug_times, seed=self.seed
+            c.data,
+            patch=c.patch_size,
+            stride=c.stride,
+            scales=c.scales,
+            aug_times=c.aug_times,
+            seed=self.seed,
         )
         # every rank reads the validation folder, so a bad folder fails everywhere alike
         self.val_images = load_gray_tensors(c.val) if c.val else None

@@ -28,11 +28,15 @@ class WINNetTrainConfig(NoisyPatchConfig):
     levels: int | None = field(default=None, metadata={"help": "WINNet levels K (default 1)"})
     train_pad: int = field(
         default=0,
-        metadata={"help": "reflect padding while training (0: circular frame on the bare patch, 1.44x "
-                          "cheaper than the inference padding 4 on 40x40 patches)"},
+        metadata={
+            "help": "reflect padding while training (0: circular frame on the bare patch, 1.44x "
+            "cheaper than the inference padding 4 on 40x40 patches)"
+        },
     )
     w_orth: float = field(default=10.0, metadata={"help": "weight of the CLISTA orthogonality loss"})
-    w_spec: float = field(default=0.1, metadata={"help": "weight of the predictor/updater spectral-norm loss"})
+    w_spec: float = field(
+        default=0.1, metadata={"help": "weight of the predictor/updater spectral-norm loss"}
+    )
     spec_every: int = field(default=10, metadata={"help": "add the spectral-norm loss every N steps"})
     model_config: dict = field(default_factory=dict, metadata={"cli": False, "recipe": False})
 
@@ -44,8 +48,14 @@ class WINNetTask(NoisyPatchTask):
     summary = "WINNet/LINN denoiser (lifting INN + CLISTA), non-blind or blind"
     Config = WINNetTrainConfig
     engine_defaults: ClassVar[dict[str, Any]] = {
-        "batch_size": 32, "lr": 1e-3, "init_lr": 2e-4, "lr_schedule": "step", "lr_drop_at": 0.6,
-        "lr_drop": 0.1, "clip": 1.0, "epochs": 50.0,
+        "batch_size": 32,
+        "lr": 1e-3,
+        "init_lr": 2e-4,
+        "lr_schedule": "step",
+        "lr_drop_at": 0.6,
+        "lr_drop": 0.1,
+        "clip": 1.0,
+        "epochs": 50.0,
     }
     log_fields = ("data_loss",)
     val_fields = ("val_psnr",)
@@ -84,8 +94,11 @@ class WINNetTask(NoisyPatchTask):
         c = self.cfg
         noisy, clean, sigma = batch["noisy"], batch["clean"], batch["sigma"]
         with self.autocast(noisy.device.type):
-            x_hat = model(noisy, sigma, pad=c.train_pad) if getattr(model, "pad", None) is not None \
+            x_hat = (
+                model(noisy, sigma, pad=c.train_pad)
+                if getattr(model, "pad", None) is not None
                 else model(noisy, sigma)
+            )
         data = denoising_loss(x_hat, clean)
         total = data
         with torch.autocast(device_type=noisy.device.type, enabled=False):
@@ -109,6 +122,8 @@ class WINNetTask(NoisyPatchTask):
         a = {k: v for k, v in (getattr(src, "config", None) or {}).items() if k != "blind"}
         b = {k: v for k, v in (getattr(model, "config", None) or {}).items() if k != "blind"}
         if a != b:
-            return f"its model config {getattr(src, 'config', None)} differs from this run's " \
-                   f"{getattr(model, 'config', None)}"
+            return (
+                f"its model config {getattr(src, 'config', None)} differs from this run's "
+                f"{getattr(model, 'config', None)}"
+            )
         return None

@@ -1,0 +1,213 @@
+"""``innverse train hinet``: invertible image hiding (HiNet), one or several secrets in one cover.
+
+Images: the colour photographs of ``<data root>/photos`` and CBSD68's images 0-55 (sorted order) form
+the training pool (:func:`innverse.train.tasks.durrnet.load_pool`); CBSD68's images 56-67 are the
+fixed test split, cut into the test tiles of :func:`test_tiles`, which no training or validation
+touches.  A training example is ``1 + N`` independent random crops of the pool (``--crop``, random
+flips): the cover and its ``N`` secrets, all drawn from a generator seeded by ``(seed, step)``, as is
+the ``z ~ N(0, I)`` the secrets are revealed with.
+
+Loss (HiNet's three terms, means over pixels)::
+
+    w_hide |stego - cover|^2 + w_reveal sum_i |secret'_i - secret_i|^2 / N + w_low |LL(stego) - LL(cover)|^2
+
+where ``secret'`` is revealed from the *8-bit quantised* stego image (``round(255 x) / 255``, clipped,
+straight-through gradient: :func:`innverse.models.hinet.quantize_8bit`) with ``z ~ N(0, I)`` in place
+of the lost information ``r``, and ``LL`` is the Haar low-pass band.  Validation reveals from the
+quantised stego image too (exactly what an 8-bit PNG round trip gives) with a fixed ``z``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from innverse.errors import UserError
+from innverse.train.patches import mix_seed
+from innverse.train.task import Batch, TrainTask
+
+__all__ = ["HiNetTask", "HiNetTrainConfig", "test_tiles", "test_pairs", "TILE"]
+
+#: side of the test tiles (the non-overlapping tiles of each CBSD68[56:] image)
+TILE = 128
+
+
+def test_tiles(test: list[np.ndarray], size: int = TILE) -> np.ndarray:
+    """Every non-overlapping ``size`` x ``size`` tile of each test image (a centred grid), stacked
+    ``(T, size, size, 3)`` uint8, image by image, row-major; CBSD68[56:] gives 72 tiles of 128."""
+    out = []
+    for im in test:
+        h, w = im.shape[:2]
+        ny, nx = h // size, w // size
+        y0, x0 = (h - ny * size) // 2, (w - nx * size) // 2
+        for i in range(ny):
+            for j in range(nx):
+                out.append(im[y0 + i * size : y0 + (i + 1) * size, x0 + j * size : x0 + (j + 1) * size])
+    return np.stack(out)
+
+
+def test_pairs(tiles: np.ndarray, secrets: int) -> tuple[Tensor, Tensor]:
+    """The fixed test pairs: cover ``k`` is tile ``k``, its secret ``j`` (``j = 1..N``) is tile
+    ``(k + 7 j) mod T`` (another image: CBSD68 images give 6 tiles each).  Returns ``(covers (T, 3, s,
+    s), secrets (T, N, 3, s, s))`` in [0, 1]."""
+    t = torch.from_numpy(np.ascontiguousarray(tiles)).permute(0, 3, 1, 2).float() / 255.0
+    n = t.shape[0]
+    idx = torch.arange(n)
+    sec = torch.stack([t[(idx + 7 * j) % n] for j in range(1, secrets + 1)], dim=1)
+    return t, sec
+
+
+def psnr(a: Tensor, b: Tensor) -> Tensor:
+    """Per-image PSNR (dB, peak 1) of ``(B, ...)`` tensors."""
+    mse = (a - b).square().flatten(1).mean(1)
+    return 10 * torch.log10(1 / mse.clamp_min(1e-12))
+
+
+@dataclass
+class HiNetTrainConfig:
+    """HiNet settings."""
+
+    data: str = field(
+        default="",
+        metadata={
+            "help": "data root holding photos/ and CBSD68/ (default: the innverse data root)",
+            "recipe": False,
+            "metavar": "DIR",
+        },
+    )
+    secrets: int = field(default=1, metadata={"help": "secret images per cover (1 or 4)", "choices": [1, 4]})
+    blocks: int = field(default=4, metadata={"help": "invertible blocks"})
+    hidden: int = field(default=24, metadata={"help": "channels of each dense block's layers"})
+    clamp: float = field(default=2.0, metadata={"help": "bound of the affine log-scales"})
+    crop: int = field(default=32, metadata={"help": "training crop size (even)"})
+    w_hide: float = field(default=1.0, metadata={"help": "weight of the concealing loss |stego - cover|^2"})
+    w_reveal: float = field(
+        default=5.0, metadata={"help": "weight of the revealing loss |secret' - secret|^2"}
+    )
+    w_low: float = field(default=1.0, metadata={"help": "weight of the low-frequency (LL band) loss"})
+
+
+class HiNetTask(TrainTask):
+    """Train HiNet to hide N secret images in a cover, with 8-bit quantisation in the loop."""
+
+    name = "hinet"
+    summary = "HiNet invertible image hiding (1 or 4 secrets per cover, 8-bit stego in the loop)"
+    Config = HiNetTrainConfig
+    engine_defaults: ClassVar[dict[str, Any]] = {
+        "batch_size": 8,
+        "lr": 1e-3,
+        "init_lr": 2e-4,
+        "lr_schedule": "cosine",
+        "lr_drop": 0.02,
+        "warmup": 50,
+        "clip": 1.0,
+        "max_steps": 4000,
+    }
+    log_fields = ("hide_mse", "reveal_mse", "low_mse")
+    val_fields = ("val_stego_psnr", "val_secret_psnr")
+    cfg: HiNetTrainConfig
+
+    def check(self) -> None:
+        c = self.cfg
+        if c.secrets < 1:
+            raise UserError("--secrets must be at least 1")
+        if c.blocks < 1 or c.hidden < 1:
+            raise UserError("--blocks and --hidden must be at least 1")
+        if not c.clamp > 0:
+            raise UserError("--clamp must be positive")
+        if c.crop < 8 or c.crop % 2:
+            raise UserError("--crop must be an even number >= 8")
+        if min(c.w_hide, c.w_reveal, c.w_low) < 0 or c.w_reveal == 0:
+            raise UserError("loss weights must be >= 0 (and --w-reveal > 0)")
+
+    def prepare(self, rank: int, world_size: int) -> None:
+        from innverse.train.tasks.durrnet import load_pool
+
+        self.pool, _ = load_pool(self.cfg.data or None)
+        small = [im for im in self.pool if min(im.shape[:2]) < self.cfg.crop]
+        if small:
+            raise UserError(f"{len(small)} training images are smaller than --crop {self.cfg.crop}")
+        self.sizes = [im.shape[:2] for im in self.pool]
+        self.val = self._examples(10**9, 16, 64)  # fixed validation examples from the training pool
+
+    def build_model(self) -> nn.Module:
+        from innverse.models.hinet import HiNet
+
+        c = self.cfg
+        return HiNet(secrets=c.secrets, blocks=c.blocks, hidden=c.hidden, clamp=c.clamp)
+
+    def fingerprint(self) -> dict:
+        return {"images": len(self.pool), "pixels": int(sum(h * w for h, w in self.sizes))}
+
+    def epoch_size(self) -> int:
+        return 1000 * len(self.pool)  # crops are drawn at random; an "epoch" is a nominal 1000 per image
+
+    def _crop(self, g: torch.Generator, s: int) -> np.ndarray:
+        im = self.pool[int(torch.randint(len(self.pool), (1,), generator=g))]
+        h, w = im.shape[:2]
+        y = int(torch.randint(h - s + 1, (1,), generator=g))
+        x = int(torch.randint(w - s + 1, (1,), generator=g))
+        out = im[y : y + s, x : x + s]
+        if float(torch.rand((), generator=g)) < 0.5:
+            out = out[:, ::-1]
+        if float(torch.rand((), generator=g)) < 0.5:
+            out = out[::-1]
+        return out
+
+    def _examples(self, step: int, n: int, size: int | None = None) -> Batch:
+        s = size or self.cfg.crop
+        k = self.cfg.secrets
+        g = torch.Generator().manual_seed(mix_seed(self.seed, 18, step))
+        crops = np.stack([self._crop(g, s) for _ in range(n * (1 + k))]).reshape(n, 1 + k, s, s, 3)
+        x = torch.from_numpy(crops.copy()).permute(0, 1, 4, 2, 3).float() / 255.0
+        z = torch.randn(n, 12 * k, s // 2, s // 2, generator=g)
+        return {"cover": x[:, 0].contiguous(), "secrets": x[:, 1:].contiguous(), "z": z}
+
+    def batch(self, step: int, batch_size: int, shard: tuple[int, int]) -> Batch:
+        full = self._examples(step, batch_size)
+        i, n = shard
+        b = batch_size // n
+        return {k: v[i * b : (i + 1) * b] for k, v in full.items()}
+
+    def losses(
+        self, model: nn.Module, cover: Tensor, secrets: Tensor, z: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor, list[Tensor]]:
+        """``(hide_mse, reveal_mse, low_mse, 8-bit stego, revealed secrets)`` of one batch."""
+        from innverse.models.hinet import quantize_8bit
+
+        sec = list(secrets.unbind(1))
+        stego, _ = model.hide(cover, sec)
+        stego8 = quantize_8bit(stego)
+        _, revealed = model.reveal(stego8, z)
+        hide_mse = (stego - cover).square().mean()
+        reveal_mse = torch.stack([(a - b).square().mean() for a, b in zip(revealed, sec, strict=True)]).mean()
+        low_mse = (model.low_frequency(stego) - model.low_frequency(cover)).square().mean()
+        return hide_mse, reveal_mse, low_mse, stego8, revealed
+
+    def loss(self, model: nn.Module, batch: Batch, step: int) -> tuple[Tensor, dict[str, Tensor]]:
+        c = self.cfg
+        with self.autocast(batch["cover"].device.type):
+            h, r, lo, _, _ = self.losses(model, batch["cover"], batch["secrets"], batch["z"])
+        total = c.w_hide * h.float() + c.w_reveal * r.float() + c.w_low * lo.float()
+        return total, {"hide_mse": h.detach(), "reveal_mse": r.detach(), "low_mse": lo.detach()}
+
+    def has_validation(self) -> bool:
+        return True
+
+    @torch.no_grad()
+    def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:
+        v = {k: t.to(device) for k, t in self.val.items()}
+        _, _, _, stego8, revealed = self.losses(model, v["cover"], v["secrets"], v["z"])
+        sec = v["secrets"].unbind(1)
+        s_psnr = torch.stack([psnr(a.clamp(0, 1), b) for a, b in zip(revealed, sec, strict=True)]).mean()
+        return {"val_stego_psnr": float(psnr(stego8, v["cover"]).mean()), "val_secret_psnr": float(s_psnr)}
+
+    def describe_validation(self, scores: dict[str, float]) -> str:
+        return (
+            f"on 16 validation 64x64 examples from the training pool, after 8-bit quantisation: "
+            f"stego {scores['val_stego_psnr']:.2f} dB, revealed secret {scores['val_secret_psnr']:.2f} dB"
+        )
