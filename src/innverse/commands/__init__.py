@@ -19,6 +19,7 @@ COMMANDS = ["denoise", "deblur", "sample", "train", "benchmark", "models", "wave
 SUMMARIES = {
     "denoise": "denoise images (files or folders) with WINNet",
     "deblur": "deblur images with a known kernel (plug-and-play WINNet)",
+    "sample": "sample images from a diffusion prior (DDIM / DDPM)",
     "train": "train a model (innverse train lists the tasks)",
     "benchmark": "score denoisers and deblurring on test sets (tables, JSON, plots)",
     "models": "list the shipped pretrained models, their scores, and which --sigma uses which",

@@ -18,8 +18,12 @@ BUILTIN_TASKS: dict[str, str] = {
     "winnet": "innverse.train.tasks.winnet:WINNetTask",
     "nenet": "innverse.train.tasks.nenet:NENetTask",
     "classifier": "innverse.train.tasks.classifier:ClassifierTask",
+    "ddpm": "innverse.train.tasks.ddpm:DDPMTask",
     "indigo-inn": "innverse.train.tasks.indigo_inn:INDigoINNTask",
     "durrnet": "innverse.train.tasks.durrnet:DURRNetTask",
+    "glow": "innverse.train.tasks.glow:GlowTask",
+    "posterior": "innverse.train.tasks.posterior:PosteriorTask",
+    "hinet": "innverse.train.tasks.hinet:HiNetTask",
 }
 
 _TASKS: dict[str, Callable[[], type[TrainTask]]] = {}
