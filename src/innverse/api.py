@@ -50,7 +50,7 @@ from innverse.solvers.denoise import (
 )
 from innverse.solvers.pnp import DEFAULT_LAMBDA, DEFAULT_MAX_ITER, deblur_tensor
 
-__all__ = ["denoise", "estimate_noise", "deblur"]
+__all__ = ["denoise", "estimate_noise", "deblur", "superres"]
 
 
 def _check_color(color: str) -> str:
@@ -187,3 +187,12 @@ def deblur(
     )
     result = batch.restore(out)
     return (result, info) if return_info else result
+
+
+def superres(y: Any, scale: int = 4, method: str = "indigo", **kwargs: Any) -> Any:
+    """Super-resolve ``y`` (INDigo or a baseline); see :func:`innverse.apps.superres.superres` for the
+    options (prior, INN, steps, noise, seed, samples, degradation)."""
+    from innverse.apps.superres import superres as _superres
+
+    return _superres(y, scale=scale, method=method, **kwargs)
+

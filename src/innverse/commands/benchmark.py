@@ -8,10 +8,11 @@ Examples::
     innverse benchmark blind --data Set12 --model winnet-blind --estimator nenet --out results/blind
     innverse benchmark deblur --data Set12 --kernels levin:1-8 --noise 2.55 --out results/deblur
 
-Noise levels are on the 0-255 scale; image ``i`` of a set (sorted file names) gets the seeded noise
-of :mod:`innverse.data.testsets`.  Each run writes ``<task>.md``, ``<task>.json`` (everything,
-per-image values included) and PNG figures (with matplotlib) into ``--out`` and prints the table.
-Timings use ``--threads`` torch threads (default 1) on ``--device`` (default cpu).
+The protocol is :mod:`innverse.bench.protocol`: noise levels on the 0-255 scale, image ``i`` of a set
+(sorted file names) gets the noise of ``torch.Generator().manual_seed(i)``.  Each run writes
+``<task>.md``, ``<task>.json`` (everything, per-image values included) and PNG figures (with
+matplotlib) into ``--out`` and prints the table.  Timings use ``--threads`` torch threads (default 1)
+on ``--device`` (default cpu).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import Any
 
 import torch
 
-from innverse import benchmark as bench
 from innverse.errors import UserError
 
 __all__ = ["add_parser", "run"]
@@ -46,6 +46,9 @@ def _common(p: argparse.ArgumentParser, data_default: str | None = None) -> None
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``innverse benchmark`` and its ``denoise`` / ``blind`` / ``deblur`` tasks."""
+    from innverse.bench.blind import BLIND_SIGMAS
+    from innverse.bench.deblur import DEFAULT_BORDER, DEFAULT_NOISE
+
     p = subparsers.add_parser(
         "benchmark",
         help="score denoisers and deblurring on test sets (tables, JSON, plots)",
@@ -87,7 +90,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     _common(b)
     b.add_argument(
         "--sigma",
-        default=",".join(f"{s:g}" for s in bench.BLIND_SIGMAS),
+        default=",".join(f"{s:g}" for s in BLIND_SIGMAS),
         metavar="LIST",
         help="noise levels (default 5,15,...,145)",
     )
@@ -99,15 +102,29 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description="Each image is blurred by each kernel (circular convolution) and gets the seeded "
         "noise at --noise (0-255 scale). Methods: the blurred input, a Wiener filter (nsr = 5 sigma^2 / "
         "(var(y) - sigma^2)) and plug-and-play WINNet driven by the noise estimator. PSNR/SSIM leave "
-        f"out --border pixels (default {bench.DEFAULT_BORDER}).",
+        f"out --border pixels (default {DEFAULT_BORDER}).",
     )
     _common(c, "Set12")
     c.add_argument("--kernels", default="levin:1-8", metavar="LIST", help="kernels (default levin:1-8)")
-    c.add_argument("--noise", default="2.55", metavar="S", help="noise std, 0-255 scale (default 2.55)")
+    c.add_argument(
+        "--noise",
+        default=f"{DEFAULT_NOISE:g}",
+        metavar="S",
+        help=f"noise std, 0-255 scale (default {DEFAULT_NOISE:g})",
+    )
     c.add_argument("--model", default="winnet-blind", metavar="NAME_OR_PATH", help="blind denoiser")
     c.add_argument("--max-iter", type=int, metavar="N", help="PnP iteration cap (solver default)")
     c.add_argument("--lam", type=float, metavar="L", help="PnP lambda (solver default)")
-    c.add_argument("--border", type=int, default=bench.DEFAULT_BORDER, metavar="PX", help="metric border")
+    c.add_argument("--border", type=int, default=DEFAULT_BORDER, metavar="PX", help="metric border")
+
+    # superres builds its options from the library (torch) only when it runs: keep --help fast
+    s = sub.add_parser(
+        "superres",
+        help="INDigo vs DPS, DDRM, ILVR, bicubic and the INN alone on Fashion-MNIST 4x super-resolution",
+        add_help=False,
+    )
+    s.add_argument("-h", "--help", action="store_true", dest="superres_help", help=argparse.SUPPRESS)
+    s.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return p
 
 
@@ -115,68 +132,55 @@ def _note(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _shipped_denoisers() -> list[str]:
-    """Every shipped pretrained model that is not a noise estimator."""
-    import json
-
-    from innverse.models import registry
-
-    names = []
-    for name in registry.list_pretrained():
-        try:
-            kind = json.loads((registry.weights_dir() / f"{name}.json").read_text()).get("kind")
-        except (OSError, ValueError):
-            kind = None
-        if kind != "nenet":
-            names.append(name)
-    return names
-
-
 def _setup(args: argparse.Namespace) -> torch.device:
-    from innverse.solvers.denoise import resolve_device
+    from innverse.devices import resolve_device
 
     if args.threads < 1:
         raise UserError(f"--threads must be >= 1, got {args.threads}")
     if args.limit is not None and args.limit < 1:
         raise UserError(f"--limit must be >= 1, got {args.limit}")
     torch.set_num_threads(args.threads)
-    return resolve_device(args.device)
+    return resolve_device(args.device, option="--device")
 
 
-def _load_denoisers(specs: list[str], dev: torch.device) -> list[tuple[str, Any]]:
-    from innverse.solvers.denoise import get_denoiser
+def _sets(args: argparse.Namespace, default: str | None = None) -> list:
+    from innverse.bench.protocol import load_testsets
 
-    return [(s, get_denoiser(s, None, dev)) for s in specs]
+    specs = args.data or ([default] if default else [])
+    if not specs:
+        raise UserError("give at least one --data folder or set name")
+    return load_testsets(specs, args.limit)
 
 
-def _finish(report: bench.Report, args: argparse.Namespace) -> int:
+def _finish(report: Any, args: argparse.Namespace) -> int:
+    from innverse.bench.report import render_table, write_report
+
     report.data["options"] = {
         k: v for k, v in vars(args).items() if not k.startswith("_") and k not in ("command",)
     }
-    files = bench.write_report(report, args.out, _note)
-    print(bench.render_table(report))
+    files = write_report(report, args.out, _note)
+    print(render_table(report))
     _note("wrote " + ", ".join(str(f) for f in files))
     return 0
 
 
 def _denoise(args: argparse.Namespace) -> int:
-    sigmas = bench.parse_sigmas(args.sigma)
-    baselines = bench.parse_names(args.baselines, bench.BASELINES, "--baselines")
+    from innverse.bench.denoise import benchmark_denoise
+    from innverse.bench.methods import BASELINES, load_denoisers, load_estimator, shipped_denoisers
+    from innverse.bench.options import parse_names, parse_sigmas
+
+    sigmas = parse_sigmas(args.sigma)
+    baselines = parse_names(args.baselines, BASELINES, "--baselines")
     dev = _setup(args)
-    specs = args.model if args.model else _shipped_denoisers()
-    specs = [s for s in specs if s.lower() != "none"]
+    specs = [s for s in (args.model or shipped_denoisers()) if s.lower() != "none"]
     if not specs and not baselines:
         raise UserError("nothing to benchmark: give --model and/or --baselines")
-    if not args.data:
-        raise UserError("give at least one --data folder or set name")
-    sets = bench.load_testsets(args.data, args.limit)
-    models = _load_denoisers(specs, dev)
+    sets = _sets(args)
+    models = load_denoisers(specs, dev)
     estimator = None
     if args.estimate and any(getattr(m, "blind", False) for _, m in models):
-        from innverse.solvers.denoise import get_estimator
-
-        estimator = get_estimator(args.estimator, dev)
-    report = bench.benchmark_denoise(
+        estimator = load_estimator(args.estimator, dev)
+    report = benchmark_denoise(
         sets,
         sigmas,
         models,
@@ -191,16 +195,17 @@ def _denoise(args: argparse.Namespace) -> int:
 
 
 def _blind(args: argparse.Namespace) -> int:
-    from innverse.solvers.denoise import BLIND_DENOISER, get_estimator
+    from innverse.bench.blind import benchmark_blind
+    from innverse.bench.methods import load_denoisers, load_estimator
+    from innverse.bench.options import parse_sigmas
+    from innverse.solvers.denoise import BLIND_DENOISER
 
-    sigmas = bench.parse_sigmas(args.sigma)
+    sigmas = parse_sigmas(args.sigma)
     dev = _setup(args)
-    if not args.data:
-        raise UserError("give at least one --data folder or set name")
-    sets = bench.load_testsets(args.data, args.limit)
-    models = _load_denoisers(args.model or [BLIND_DENOISER], dev)
-    estimator = get_estimator(args.estimator, dev)
-    report = bench.benchmark_blind(
+    sets = _sets(args)
+    models = load_denoisers(args.model or [BLIND_DENOISER], dev)
+    estimator = load_estimator(args.estimator, dev)
+    report = benchmark_blind(
         sets,
         sigmas,
         models,
@@ -214,11 +219,13 @@ def _blind(args: argparse.Namespace) -> int:
 
 
 def _deblur(args: argparse.Namespace) -> int:
+    from innverse.bench.deblur import benchmark_deblur, parse_kernels
+    from innverse.bench.methods import load_denoisers, load_estimator
+    from innverse.bench.options import parse_sigma
     from innverse.data.kernels import load_kernel
-    from innverse.solvers.denoise import check_sigma, get_estimator
 
-    noise = check_sigma(args.noise, "--noise")
-    specs = bench.parse_kernels(args.kernels)
+    noise = parse_sigma(args.noise, "--noise")
+    specs = parse_kernels(args.kernels)
     if args.max_iter is not None and args.max_iter < 0:
         raise UserError(f"--max-iter must be >= 0, got {args.max_iter}")
     if args.lam is not None and not args.lam > 0:
@@ -227,10 +234,10 @@ def _deblur(args: argparse.Namespace) -> int:
         raise UserError(f"--border must be >= 0, got {args.border}")
     dev = _setup(args)
     kernels = [(s, load_kernel(s)) for s in specs]
-    sets = bench.load_testsets(args.data or ["Set12"], args.limit)
-    [(_, den)] = _load_denoisers([args.model], dev)
-    est = get_estimator(args.estimator, dev)
-    report = bench.benchmark_deblur(
+    sets = _sets(args, "Set12")
+    [(_, den)] = load_denoisers([args.model], dev)
+    est = load_estimator(args.estimator, dev)
+    report = benchmark_deblur(
         sets,
         kernels,
         noise,
@@ -248,6 +255,18 @@ def _deblur(args: argparse.Namespace) -> int:
     return _finish(report, args)
 
 
+def _superres(args: argparse.Namespace) -> int:
+    from innverse.bench.superres import add_superres_arguments, run_superres_from_args
+
+    p = argparse.ArgumentParser(prog="innverse benchmark superres",
+                                description="INDigo and its baselines on Fashion-MNIST 4x super-resolution")
+    add_superres_arguments(p)
+    if args.superres_help:
+        p.print_help()
+        return 0
+    return run_superres_from_args(p.parse_args(args.rest))
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``innverse benchmark <task>``."""
-    return {"denoise": _denoise, "blind": _blind, "deblur": _deblur}[args.task](args)
+    return {"denoise": _denoise, "blind": _blind, "deblur": _deblur, "superres": _superres}[args.task](args)
