@@ -1,7 +1,10 @@
 """``innverse train indigo-inn``: the INDigo INN, trained so that its coarse part mimics a degradation.
 
-Loss ``mean |c(x) - A(x)|^2`` over pairs ``(x, A(x))`` of training images (INDigo, You et al. 2023);
-the INN stays exactly invertible whatever it learns, and its details carry what ``A`` loses.
+Loss ``mean |c(x) - A(x)|^2 + w_merge mean |f⁻¹(A(x), d(x)) - x|^2`` over pairs ``(x, A(x))`` of
+training images (INDigo, You et al. 2023): the first term makes the coarse part mimic the degradation;
+the second keeps the inverse stable when the coarse part is replaced by ``y`` (INDigo's merge step;
+without it a learned INN can amplify the small mismatch ``y - c(x)`` many times).  The INN stays exactly
+invertible whatever it learns, and its details carry what ``A`` loses.
 Degradations (:data:`DEGRADATIONS`): ``sr4`` (4x4 block averaging: the untrained Haar INN already
 matches it exactly, so training keeps the loss at zero), ``sr4-bicubic`` (bicubic 4x downscaling),
 ``sr4-nonlinear`` (4x averaging followed by JPEG-like quantisation of the low-resolution image).
@@ -74,6 +77,11 @@ class INDigoINNTrainConfig:
     steps: int = field(default=2, metadata={"help": "lifting steps per level"})
     hidden: int = field(default=32, metadata={"help": "width of the predictor/updater networks"})
     blocks: int = field(default=2, metadata={"help": "residual blocks per predictor/updater"})
+    w_merge: float = field(
+        default=1.0,
+        metadata={"help": "weight of |f^-1(A(x), d(x)) - x|^2, which keeps the inverse stable when the "
+                  "coarse part is replaced by y (INDigo's merge step)"},
+    )
 
 
 class INDigoINNTask(TrainTask):
@@ -92,7 +100,7 @@ class INDigoINNTask(TrainTask):
         "clip": 1.0,
         "epochs": 2.0,
     }
-    log_fields = ()
+    log_fields = ("coarse_mse",)
     val_fields = ("val_coarse_psnr",)
     cfg: INDigoINNTrainConfig
 
@@ -102,6 +110,8 @@ class INDigoINNTask(TrainTask):
             raise UserError(f"--degradation {c.degradation!r}: expected one of {', '.join(DEGRADATIONS)}")
         if c.size < 8 or c.size % 4:
             raise UserError("--size must be a multiple of 4, at least 8")
+        if c.w_merge < 0:
+            raise UserError("--w-merge must be >= 0")
         if min(c.steps, c.hidden) < 1 or c.blocks < 0:
             raise UserError("--steps and --hidden must be >= 1, --blocks >= 0")
 
@@ -171,8 +181,13 @@ class INDigoINNTask(TrainTask):
         with torch.no_grad():
             y = self.operator.A(x)
         with self.autocast(x.device.type):
-            c = model.coarse(x)
-        return (c.float() - y).square().mean(), {}
+            c, details = model.analysis(x)
+        coarse = (c.float() - y).square().mean()
+        total = coarse
+        if self.cfg.w_merge:
+            merged = model.synthesis(y.to(c.dtype), details)
+            total = total + self.cfg.w_merge * (merged.float() - x).square().mean()
+        return total, {"coarse_mse": coarse.detach()}
 
     def has_validation(self) -> bool:
         return True
