@@ -19,6 +19,8 @@ import numpy as np
 import torch
 
 import innverse
+from innverse.bench.environment import environment
+from innverse.metrics import psnr
 
 
 def peak_mb() -> float:
@@ -49,12 +51,12 @@ def main() -> None:
     seconds = time.perf_counter() - t
     after = peak_mb()
 
-    def psnr(a: np.ndarray) -> float:
-        return float(10 * np.log10(1.0 / np.mean((np.clip(a, 0, 1) - clean) ** 2)))
+    def score(a: np.ndarray) -> float:
+        return float(psnr(np.clip(a, 0, 1), clean)[0])
 
     res = {"size": [w, h], "megapixels": w * h / 1e6, "threads": args.threads, "seconds": seconds,
            "peak_rss_mb_before": before, "peak_rss_mb_after": after,
-           "psnr_noisy": psnr(noisy), "psnr_denoised": psnr(out)}
+           "psnr_noisy": score(noisy), "psnr_denoised": score(out), "environment": environment()}
     print(json.dumps(res, indent=2))
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "large_image.json").write_text(json.dumps(res, indent=2) + "\n")

@@ -44,6 +44,8 @@ def _conv(cin: int, cout: int) -> nn.Module:
 class SigmaPredictor(nn.Module):
     """A predictor that uses the ``sigma`` conditioning keyword."""
 
+    conditions = ("sigma",)
+
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
         self.net = _conv(cin + 1, cout)
@@ -54,7 +56,9 @@ class SigmaPredictor(nn.Module):
 
 
 class KwargsUpdater(nn.Module):
-    """An updater that takes ``**cond`` and uses ``sigma`` when present."""
+    """An updater that takes ``**cond`` and uses ``sigma`` when present (it declares ``sigma``)."""
+
+    conditions = ("sigma",)
 
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
@@ -321,7 +325,7 @@ def test_sequential_passes_cond_to_every_block() -> None:
 
 
 def test_lifting_passes_cond_to_kwargs_module_only() -> None:
-    """``**cond`` networks get every keyword; networks without such a keyword get none (no TypeError)."""
+    """Networks get the keywords they declare; networks that declare none get none (no TypeError)."""
     torch.manual_seed(23)
     step = LiftingStep(nn.Conv2d(1, 3, 3, padding=1), KwargsUpdater(3, 1), coarse_channels=1).double()
     x = torch.randn(2, 4, 4, 4, dtype=torch.float64)

@@ -97,9 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     prog = _prog(args)
     try:
         from innverse.commands.options import apply_threads
-        from innverse.runtime import tune_cpu_allocator
+        from innverse.runtime import tune_from_environment
 
-        tune_cpu_allocator()
+        tune_from_environment(default=args.command == "train")
         apply_threads(getattr(args, "threads", None))
         return int(args._run(args) or 0)
     except UserError as e:

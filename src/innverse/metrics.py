@@ -15,8 +15,10 @@ __all__ = ["psnr", "ssim", "gaussian_window"]
 
 
 def _as4d(x: Tensor | np.ndarray, name: str) -> Tensor:
-    t = x if isinstance(x, Tensor) else torch.as_tensor(np.asarray(x))
-    t = t.detach().to(torch.float64)
+    if isinstance(x, Tensor):
+        t = x.detach().to(torch.float64)
+    else:
+        t = torch.from_numpy(np.array(x, dtype=np.float64))  # a copy: read-only arrays are fine
     if t.ndim == 2:
         t = t[None, None]
     elif t.ndim == 3:

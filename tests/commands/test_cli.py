@@ -74,7 +74,7 @@ def test_help_is_plain_text_and_shows_defaults():
         assert "(default: None)" not in text and "(default: False)" not in text, p.prog
     helps = {p.prog: p.format_help() for p in _parsers(build_parser())}
     d = " ".join(helps["innverse denoise"].split())
-    assert "(default: 256)" in d and "(default: opponent)" in d and "(default: 32" in d
+    assert "(default: 320)" in d and "(default: opponent)" in d and "(default: 16" in d
     b = " ".join(helps["innverse deblur"].split())
     assert "(default: 30)" in b and "(default: 0.23)" in b and "shake:1..8" in b and "h5py" in b
     w = " ".join(helps["innverse wavelet denoise"].split())

@@ -35,7 +35,7 @@ def _ns(tile, overlap=None):
 
 def test_resolve_tiling():
     assert options.resolve_tiling(_ns(0)) == (None, 0)
-    assert options.resolve_tiling(_ns(256)) == (256, 32)
+    assert options.resolve_tiling(_ns(256)) == (256, 16)
     assert options.resolve_tiling(_ns(64)) == (64, 16)  # unset overlap: at most a quarter of the tile
     assert options.resolve_tiling(_ns(16)) == (16, 4)
     assert options.resolve_tiling(_ns(64, 40)) == (64, 40)

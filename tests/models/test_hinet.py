@@ -55,3 +55,23 @@ def test_untrained_is_identity_on_the_cover_and_quantisation():
         net.hide(cover, [secret, secret])
     with pytest.raises(ValueError):
         net.hide(torch.rand(1, 3, 7, 8), [secret])
+
+
+@pytest.mark.parametrize("n", [1, 4])
+def test_as_a_flow(n):
+    from innverse.models.protocols import Flow
+    from innverse.nn.testing import assert_invertible, jacobian_logdet
+
+    torch.manual_seed(2)
+    net = randomise_(HiNet(secrets=n, blocks=2, hidden=4), std=0.1).double().eval()
+    assert isinstance(net, Flow)
+    side = 4 if n == 1 else 2  # the Jacobian check grows with the square of the input size
+    x = torch.rand(2, 3 * (1 + n), side, side, dtype=torch.float64)
+    y, ld = net(x)
+    assert y.shape == x.shape and not y.requires_grad
+    stego, r = net.hide(x[:, :3], list(x[:, 3:].split(3, dim=1)))
+    assert torch.allclose(y[:, :3], stego, atol=1e-12)
+    assert_invertible(net, x, 1e-12)
+    torch.testing.assert_close(ld, jacobian_logdet(net, x), atol=1e-9, rtol=0)
+    with pytest.raises(ValueError, match="stacked"):
+        net(torch.rand(1, 3, 4, 4, dtype=torch.float64))

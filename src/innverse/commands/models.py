@@ -106,6 +106,8 @@ def _noise(name: str, kind: str | None, config: dict, card: dict) -> tuple[float
             rng,
             "noise estimator" + (f", trained on sigma in [{rng[0]:g}, {rng[1]:g}]" if rng else ""),
         )
+    if isinstance(card.get("trained_for"), str):  # models that are not denoisers say what they do
+        return None, None, card["trained_for"]
     if config.get("blind"):
         return None, rng, f"blind, sigma in [{rng[0]:g}, {rng[1]:g}]" if rng else "blind"
     if sigma is None:

@@ -37,8 +37,8 @@ __all__ = [
 ]
 
 #: :data:`innverse.solvers.denoise.DEFAULT_TILE` and ``DEFAULT_OVERLAP``
-DEFAULT_TILE = 256
-DEFAULT_OVERLAP = 32
+DEFAULT_TILE = 320
+DEFAULT_OVERLAP = 16
 #: smallest tile accepted by ``--tile`` (0 means the whole image)
 MIN_TILE = 16
 #: :data:`innverse.data.color.COLOR_SPACES` and ``DEFAULT_COLOR_SPACE``

@@ -50,6 +50,7 @@ class _Classifier(nn.Module):
 
     kind = ""
     config: dict[str, Any]
+    head: nn.Linear
 
     def _normalise(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.shape[1] != 1:

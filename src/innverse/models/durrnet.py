@@ -80,6 +80,7 @@ class _SmallNet(nn.Module):
         self.a = nn.Conv2d(cin, hidden, 3, padding=1)
         self.b = nn.Conv2d(hidden, cout, 3, padding=1)
         nn.init.zeros_(self.b.weight)
+        assert self.b.bias is not None
         nn.init.zeros_(self.b.bias)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -106,15 +107,18 @@ class WaveletProx(nn.Module):
         # thresholds of the detail bands, softplus-parametrised (start near 0.02)
         self.theta = nn.Parameter(torch.full((1, 3 * channels, 1, 1), -3.9))
 
+    def _steps(self) -> list[LiftingStep]:
+        return [s for s in self.steps if isinstance(s, LiftingStep)]
+
     def transform(self, z: Tensor) -> tuple[Tensor, Tensor]:
         bands, _ = self.split(z)
         c, d = bands[:, : self.channels], bands[:, self.channels :]
-        for s in self.steps:
+        for s in self._steps():
             c, d = s.forward_parts(c, d)
         return c, d
 
     def inverse_transform(self, c: Tensor, d: Tensor) -> Tensor:
-        for s in reversed(self.steps):
+        for s in reversed(self._steps()):
             c, d = s.inverse_parts(c, d)
         return self.split.inverse(torch.cat((c, d), dim=1))
 
@@ -218,16 +222,17 @@ class DURRNet(nn.Module):
             raise ValueError(
                 f"DURRNet input must be (B, {self.config['channels']}, H, W); got {tuple(img.shape)}"
             )
-        zt = zr = None
+        zt: Tensor | None = None
+        zr: Tensor | None = None
         for k, stages in enumerate(self.stages):
             f = 2 ** (self.scales - 1 - k)
             im = F.avg_pool2d(img, f, ceil_mode=True) if f > 1 else img
-            if zt is None:
+            if zt is None or zr is None:
                 zt, zr = self.enc_t(im), self.enc_r(im)
             else:
                 zt = F.interpolate(zt, size=im.shape[-2:], mode="nearest")
                 zr = F.interpolate(zr, size=im.shape[-2:], mode="nearest")
-            for st in stages:
+            for st in stages.children():
                 zt, zr = st(im, zt, zr, self.dict_t, self.dict_r)
         assert zt is not None and zr is not None
         return F.conv2d(zt, self.dict_t, padding=1), F.conv2d(zr, self.dict_r, padding=1)

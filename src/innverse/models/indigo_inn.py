@@ -48,6 +48,7 @@ class ResidualNet(nn.Module):
         )
         self.tail = nn.Conv2d(hidden, cout, 3, padding=1)
         nn.init.zeros_(self.tail.weight)
+        assert self.tail.bias is not None
         nn.init.zeros_(self.tail.bias)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -95,6 +96,11 @@ class INDigoINN(nn.Module):
             for _ in range(levels)
         )
 
+    def _levels(self) -> list[list[LiftingStep]]:
+        return [
+            [s for s in level.children() if isinstance(s, LiftingStep)] for level in self.lifting.children()
+        ]
+
     # ------------------------------------------------------------------------ the two directions
     def analysis(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         """Data -> ``(coarse, details)``: per level Haar, coarse x 1/2, then the lifting steps."""
@@ -106,7 +112,7 @@ class INDigoINN(nn.Module):
             )
         details = []
         c = x
-        for steps in self.lifting:
+        for steps in self._levels():
             bands, _ = self.split(c)
             c, d = bands[:, : self.channels] * 0.5, bands[:, self.channels :]
             for s in steps:
@@ -118,7 +124,7 @@ class INDigoINN(nn.Module):
         """``(coarse, details)`` -> data: the exact inverse of :meth:`analysis`."""
         if len(details) != self.levels:
             raise ValueError(f"expected {self.levels} detail tensors; got {len(details)}")
-        for steps, d in zip(reversed(self.lifting), reversed(list(details)), strict=True):
+        for steps, d in zip(reversed(self._levels()), reversed(list(details)), strict=True):
             for s in reversed(steps):
                 c, d = s.inverse_parts(c, d)
             c = self.split.inverse(torch.cat((c * 2.0, d), dim=1))

@@ -1,29 +1,26 @@
-"""Our own checkpoints: ``model.safetensors`` + ``config.json`` (+ optional model card)."""
+"""innverse's own checkpoint format: ``model.safetensors`` + ``config.json`` (+ optional ``card.json``).
+
+This module reads and writes the files and checks tensors against a model; it imports no model class
+(building a model of a given kind is :mod:`innverse.models.registry`'s job, loading one by name or
+path :mod:`innverse.models.hub`'s).
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import torch
-from torch import nn
+from torch import Tensor, nn
 
 from innverse.errors import UserError
+from innverse.models.protocols import Checkpointable
 
-__all__ = ["save_model", "load_checkpoint", "build_model"]
-
-
-def build_model(kind: str, config: dict) -> nn.Module:
-    """Instantiate a model class by kind ('winnet' | 'nenet') with its constructor config."""
-    from innverse.models.nenet import NENet
-    from innverse.models.winnet import WINNet
-
-    classes = {"winnet": WINNet, "nenet": NENet}
-    if kind not in classes:
-        raise UserError(f"unknown model kind {kind!r} (expected one of {sorted(classes)})")
-    return classes[kind](**config)
+__all__ = ["save_model", "read_checkpoint", "Checkpoint", "load_state_checked", "mark_source"]
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -38,7 +35,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def save_model(model: nn.Module, directory: str | Path, card: dict | None = None) -> Path:
+def save_model(model: Checkpointable, directory: str | Path, card: Mapping[str, Any] | None = None) -> Path:
     """Write weights (safetensors) and config (JSON) into ``directory``; each file atomically."""
     from safetensors.torch import save
 
@@ -49,13 +46,24 @@ def save_model(model: nn.Module, directory: str | Path, card: dict | None = None
     cfg = {"kind": model.kind, "config": model.config}
     _atomic_write(d / "config.json", (json.dumps(cfg, indent=2) + "\n").encode())
     if card is not None:
-        _atomic_write(d / "card.json", (json.dumps(card, indent=2) + "\n").encode())
+        _atomic_write(d / "card.json", (json.dumps(dict(card), indent=2) + "\n").encode())
     return d
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
-    """Load one of our checkpoints: a directory holding ``model.safetensors`` and ``config.json``,
-    or a ``.safetensors`` file with its ``config.json`` (or ``<stem>.json``) beside it."""
+@dataclass
+class Checkpoint:
+    """The contents of one of our checkpoints: model ``kind``, constructor ``config``, the tensors, and
+    the weights file they came from."""
+
+    kind: str
+    config: dict[str, Any]
+    state: dict[str, Tensor]
+    weights: Path
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    """Read one of our checkpoints: a directory holding ``model.safetensors`` and ``config.json``, or a
+    ``.safetensors`` file with its ``config.json`` (or ``<stem>.json``) beside it."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -72,21 +80,39 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         cfg = json.loads(cfg_file.read_text())
         kind, config = cfg["kind"], cfg["config"]
+        if not isinstance(kind, str) or not isinstance(config, dict):
+            raise TypeError
     except (ValueError, KeyError, TypeError):
         raise UserError(f"{cfg_file}: not an innverse model config") from None
     try:
-        sd = load_file(str(weights), device="cpu")
+        state = load_file(str(weights), device="cpu")
     except (SafetensorError, OSError, ValueError) as e:
         raise UserError(f"{weights}: not a readable safetensors file ({e})") from None
-    model = build_model(kind, config)
+    return Checkpoint(kind, config, state, weights)
+
+
+def load_state_checked(model: nn.Module, state: Mapping[str, Tensor], source: str | Path, what: str) -> None:
+    """``model.load_state_dict(state)``, with every mismatch (a missing or unexpected tensor, a wrong
+    shape) reported as one :class:`~innverse.errors.UserError` line naming ``source``.
+
+    Keys of earlier releases are renamed by the model's own load hook (see ``WINNet``), so they count
+    as matching here.
+    """
     own = model.state_dict()
-    if set(own) != set(sd):
-        raise UserError(f"{weights}: tensors do not match a {kind} with this config")
-    for k, v in sd.items():
-        if own[k].shape != v.shape:
-            raise UserError(
-                f"{weights}: tensor {k} has shape {tuple(v.shape)}, expected {tuple(own[k].shape)}"
-            )
-    model.load_state_dict(sd)
-    model.source = str(p)
-    return model.to(map_location).eval()
+    try:
+        result = model.load_state_dict(dict(state), strict=False)
+    except RuntimeError as e:  # shape mismatches
+        first = str(e).split("\n")
+        detail = next((ln.strip() for ln in first[1:] if ln.strip()), first[0])
+        raise UserError(f"{source}: tensors do not fit a {what} with this configuration ({detail})") from None
+    if result.missing_keys:
+        k = sorted(result.missing_keys)
+        raise UserError(f"{source}: checkpoint lacks {len(k)} {what} tensors (e.g. {k[0]})")
+    if result.unexpected_keys:
+        k = sorted(result.unexpected_keys)
+        raise UserError(f"{source}: unexpected tensor {k[0]!r} for a {what} ({len(own)} expected)")
+
+
+def mark_source(model: nn.Module, source: str | Path) -> None:
+    """Record where ``model`` was loaded from (``model.source``, shown by the CLI and the benchmarks)."""
+    model.__dict__["source"] = str(source)

@@ -1,24 +1,40 @@
-"""Import the checkpoints released with the WINNet paper (jjhuangcs/WINNet, MIT licence).
+"""Released checkpoint formats: the WINNet paper's ``.pth`` files (jjhuangcs/WINNet, MIT licence) and
+KAIR's DnCNN-S files.
 
-The released files are pickled ``state_dict``s saved from ``nn.DataParallel`` (keys prefixed by
-``module.``).  They are read with ``torch.load(weights_only=True)`` (no arbitrary code runs) and
-their keys are mapped onto innverse's own module names.
+The released files are pickled ``state_dict`` s (WINNet's saved from ``nn.DataParallel``, keys prefixed
+by ``module.``).  They are read with ``torch.load(weights_only=True)`` (no arbitrary code runs), the
+model configuration is inferred from the keys and the keys are mapped onto innverse's module names.
+This module knows the formats only; it imports no model class -- :func:`released_model` is handed
+the class to build (the models' ``from_official`` class methods call it).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from innverse.errors import UserError
+from innverse.models.io import load_state_checked, mark_source
 
-__all__ = ["read_official_state", "load_official_winnet", "load_official_nenet", "winnet_key_map"]
+__all__ = [
+    "read_official_state",
+    "detect_released_kind",
+    "winnet_key_map",
+    "RELEASED_FORMATS",
+    "released_model",
+]
+
+M = TypeVar("M", bound=nn.Module)
+#: (state, path) -> (constructor config, state under innverse's names)
+Converter = Callable[[dict[str, Tensor], Path], tuple[dict[str, Any], dict[str, Tensor]]]
 
 
-def read_official_state(path: str | Path, map_location="cpu") -> dict[str, Tensor]:
+def read_official_state(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Tensor]:
     """Read a released ``.pth`` safely and strip DataParallel prefixes."""
     p = Path(path)
     if not p.is_file():
@@ -34,7 +50,19 @@ def read_official_state(path: str | Path, map_location="cpu") -> dict[str, Tenso
     return {(k[7:] if k.startswith("module.") else k): v for k, v in sd.items()}
 
 
-_PU = {"predictor": "predict", "updator": "update"}
+def detect_released_kind(sd: dict[str, Tensor]) -> str | None:
+    """``'winnet'``, ``'nenet'``, ``'dncnn'`` (KAIR) or None, from a released state's keys."""
+    if any(k.startswith(("innnet.", "ddnnet.")) for k in sd):
+        return "winnet"
+    if sd and all(re.fullmatch(r"model\.\d+\.(weight|bias)", k) for k in sd):
+        return "dncnn"
+    if sd and all(re.fullmatch(r"net\.\d+\.weight", k) for k in sd):
+        return "nenet"
+    return None
+
+
+# ------------------------------------------------------------------------------------------ WINNet
+_PU = {"predictor": "predictor", "updator": "updater"}
 
 
 def winnet_key_map(key: str) -> str | None:
@@ -67,59 +95,79 @@ def winnet_key_map(key: str) -> str | None:
     return None
 
 
-def load_official_winnet(path: str | Path, map_location="cpu", blind: bool | None = None, **kwargs):
-    """Build a :class:`~innverse.models.winnet.WINNet` from a released ``net_WINNet.pth``."""
-    from innverse.models.winnet import WINNet
-
-    sd = read_official_state(path, map_location)
+def _winnet(sd: dict[str, Tensor], path: Path) -> tuple[dict[str, Any], dict[str, Tensor]]:
     lvls = {int(m.group(1)) for k in sd if (m := re.match(r"innnet\.(\d+)\.", k))}
     steps = {int(m.group(1)) for k in sd if (m := re.match(r"innnet\.0\.net\.(\d+)\.", k))}
     dn = {int(m.group(1)) for k in sd if (m := re.match(r"ddnnet\.0\.net\.(\d+)\.thre", k))}
     if not lvls or not steps or not dn:
         raise UserError(f"{path}: not a WINNet checkpoint (no innnet/ddnnet keys)")
-    if blind is None:
-        blind = "0_55" in str(path)
-    model = WINNet(levels=max(lvls) + 1, steps=max(steps) + 1, dn_iters=max(dn) + 1, blind=blind, **kwargs)
+    config = {
+        "levels": max(lvls) + 1,
+        "steps": max(steps) + 1,
+        "dn_iters": max(dn) + 1,
+        # the released blind model is the one trained on sigma in [0, 55] (folder ..._nlvl_0_55)
+        "blind": "0_55" in str(path),
+    }
     mapped = {}
     for k, v in sd.items():
         nk = winnet_key_map(k)
         if nk is None:
             raise UserError(f"{path}: unexpected key {k!r} for a WINNet checkpoint")
         mapped[nk] = v
-    own = model.state_dict()
-    missing = sorted(set(own) - set(mapped))
-    if missing:
-        raise UserError(f"{path}: checkpoint lacks {len(missing)} WINNet tensors (e.g. {missing[0]})")
-    for k, v in mapped.items():
-        if own[k].shape != v.shape:
-            raise UserError(f"{path}: tensor {k} has shape {tuple(v.shape)}, expected {tuple(own[k].shape)}")
-    model.load_state_dict(mapped)
-    model.source = str(path)
-    return model.to(map_location).eval()
+    return config, mapped
 
 
-def load_official_nenet(path: str | Path, map_location="cpu"):
-    """Build a :class:`~innverse.models.nenet.NENet` from the released ``net_NENet.pth``."""
-    from innverse.models.nenet import NENet
-
-    sd = read_official_state(path, map_location)
+# ------------------------------------------------------------------------------------------- NENet
+def _nenet(sd: dict[str, Tensor], path: Path) -> tuple[dict[str, Any], dict[str, Tensor]]:
     convs = sorted(
         (int(m.group(1)), v) for k, v in sd.items() if (m := re.fullmatch(r"net\.(\d+)\.weight", k))
     )
     if len(convs) != len(sd) or len(convs) < 2 or any(v.dim() != 3 for _, v in convs):
         raise UserError(f"{path}: not a NENet checkpoint (expected net.N.weight 1-D conv kernels)")
-    model = NENet(hidden=convs[0][1].shape[0], layers=len(convs) - 2, ksize=convs[0][1].shape[-1])
-    own = model.state_dict()
-    names = [k for k in own if k.startswith("convs.")]
-    if len(names) != len(convs):
-        raise UserError(f"{path}: NENet layer count mismatch")
+    first = convs[0][1]
+    config = {"hidden": first.shape[0], "layers": len(convs) - 2, "ksize": first.shape[-1]}
+    return config, {f"convs.{j}": v for j, (_, v) in enumerate(convs)}
+
+
+# ------------------------------------------------------------------------------------------- DnCNN
+def _dncnn(sd: dict[str, Tensor], path: Path) -> tuple[dict[str, Any], dict[str, Tensor]]:
+    idx = sorted({int(k.split(".")[1]) for k in sd if k.startswith("model.")})
+    if not idx or f"model.{idx[0]}.weight" not in sd:
+        raise UserError(f"{path}: not a KAIR DnCNN checkpoint")
+    config = {"depth": len(idx), "channels": sd[f"model.{idx[0]}.weight"].shape[0]}
     mapped = {}
-    for name, (_, v) in zip(names, convs, strict=True):
-        if own[name].shape != v.shape:
-            raise UserError(
-                f"{path}: tensor {name} has shape {tuple(v.shape)}, expected {tuple(own[name].shape)}"
-            )
-        mapped[name] = v
-    model.load_state_dict(mapped)
-    model.source = str(path)
+    for j, i in enumerate(idx):
+        for part in ("weight", "bias"):
+            key = f"model.{i}.{part}"
+            if key not in sd:
+                raise UserError(f"{path}: not a KAIR DnCNN checkpoint (no {key})")
+            mapped[f"convs.{j}.{part}"] = sd[key]
+    return config, mapped
+
+
+#: model kind -> converter of its released checkpoint format
+RELEASED_FORMATS: dict[str, Converter] = {"winnet": _winnet, "nenet": _nenet, "dncnn": _dncnn}
+
+
+def released_model(
+    cls: Callable[..., M],
+    kind: str,
+    path: str | Path,
+    map_location: str | torch.device = "cpu",
+    **overrides: Any,
+) -> M:
+    """Build ``cls`` from the released checkpoint of model ``kind`` at ``path``, in eval mode.
+
+    The configuration is inferred from the checkpoint (``overrides`` that are not None replace entries
+    of it); every tensor must match the model (names and shapes), else
+    :class:`~innverse.errors.UserError`.
+    """
+    p = Path(path)
+    if kind not in RELEASED_FORMATS:
+        raise UserError(f"no released checkpoint format is known for model kind {kind!r}")
+    config, state = RELEASED_FORMATS[kind](read_official_state(p), p)
+    config.update({k: v for k, v in overrides.items() if v is not None})
+    model = cls(**config)
+    load_state_checked(model, state, p, kind)
+    mark_source(model, p)
     return model.to(map_location).eval()

@@ -38,6 +38,7 @@ class UNetSeparator(nn.Module):
         self.dec1 = _double(3 * w, w)
         self.out = nn.Conv2d(w, 2 * channels, 3, padding=1)
         nn.init.zeros_(self.out.weight)
+        assert self.out.bias is not None
         nn.init.zeros_(self.out.bias)
 
     def forward(self, img: Tensor) -> tuple[Tensor, Tensor]:

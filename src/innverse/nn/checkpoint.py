@@ -9,7 +9,7 @@ grows with depth (at the price of roughly one extra forward and one inverse per 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -46,7 +46,7 @@ class _Plan:
 
 class _InvertibleRecompute(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, plan: _Plan, x: Tensor, *tensors: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+    def forward(ctx, plan: _Plan, x: Tensor, *tensors: Tensor) -> tuple[Tensor, Tensor]:
         n = len(plan.grad_cond_keys)
         cond = dict(plan.static_cond)
         cond.update(zip(plan.grad_cond_keys, tensors[:n], strict=True))
@@ -63,7 +63,7 @@ class _InvertibleRecompute(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_y: Tensor, grad_log_det: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+    def backward(ctx, grad_y: Tensor, grad_log_det: Tensor) -> tuple[Tensor | None, ...]:
         plan: _Plan = ctx.plan
         y, *cond_tensors = ctx.saved_tensors
         cond_leaves = [t.detach().requires_grad_(True) for t in cond_tensors]
@@ -76,12 +76,13 @@ class _InvertibleRecompute(torch.autograd.Function):
         y = y.detach()
         for block in reversed(plan.blocks):
             with torch.no_grad():
-                x = block.inverse(y, **cond)
+                x = cast(Any, block).inverse(y, **cond)
             x = x.detach().requires_grad_(True)
             block_params = [p for p in block.parameters() if id(p) in index]
             with torch.enable_grad():
                 y_re, ld_re = block(x, **cond)
                 inputs = [x, *cond_leaves, *block_params]
+                grads: tuple[Tensor | None, ...]
                 pairs = [(o, g) for o, g in ((y_re, grad_y), (ld_re, grad_log_det)) if o.requires_grad]
                 if pairs:
                     outs, gouts = zip(*pairs, strict=True)
@@ -93,11 +94,13 @@ class _InvertibleRecompute(torch.autograd.Function):
             k = 1 + len(cond_leaves)
             for j, g in enumerate(grads[1:k]):
                 if g is not None:
-                    cond_grads[j] = g if cond_grads[j] is None else cond_grads[j] + g
+                    prev = cond_grads[j]
+                    cond_grads[j] = g if prev is None else prev + g
             for p, g in zip(block_params, grads[k:], strict=True):
                 if g is not None:
                     i = index[id(p)]
-                    param_grads[i] = g if param_grads[i] is None else param_grads[i] + g
+                    prev = param_grads[i]
+                    param_grads[i] = g if prev is None else prev + g
             y = x.detach()
         return (None, grad_y, *cond_grads, *param_grads)
 
@@ -145,7 +148,8 @@ class InvertibleCheckpoint(InvertibleModule):
 
     def inverse(self, y: Tensor, **cond) -> Tensor:
         """Latent -> data via ``module.inverse`` (no memory saving in this direction)."""
-        return self.module.inverse(y, **cond)
+        out: Tensor = cast(Any, self.module).inverse(y, **cond)
+        return out
 
 
 def memory_saving(module: nn.Module) -> InvertibleCheckpoint:

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any, Protocol, cast
 
 from torch import Tensor, nn
 
 from .base import InvertibleModule, zero_logdet
 
 __all__ = ["Sequential"]
+
+
+class _Invertible(Protocol):
+    def __call__(self, x: Tensor, **cond: Any) -> tuple[Tensor, Tensor]: ...
+
+    def inverse(self, y: Tensor, **cond: Any) -> Tensor: ...
 
 
 def _check_invertible(module: nn.Module) -> None:
@@ -44,25 +51,28 @@ class Sequential(InvertibleModule):
     def __len__(self) -> int:
         return len(self._modules)
 
+    def _blocks(self) -> list[nn.Module]:
+        return [m for m in self._modules.values() if m is not None]
+
     def __iter__(self) -> Iterator[nn.Module]:
-        return iter(self._modules.values())
+        return iter(self._blocks())
 
     def __getitem__(self, idx: int | slice) -> nn.Module:
-        blocks = list(self._modules.values())
+        blocks = self._blocks()
         if isinstance(idx, slice):
             return Sequential(*blocks[idx])
         return blocks[idx]
 
-    def forward(self, x: Tensor, **cond) -> tuple[Tensor, Tensor]:
+    def forward(self, x: Tensor, **cond: Any) -> tuple[Tensor, Tensor]:
         """Data -> latent; ``(y, log_det)`` with ``log_det = sum_k log|det J_k|`` of shape ``(B,)``."""
         log_det = zero_logdet(x)
-        for block in self:
-            x, ld = block(x, **cond)
+        for block in self._blocks():
+            x, ld = cast(_Invertible, block)(x, **cond)
             log_det = log_det + ld
         return x, log_det
 
-    def inverse(self, y: Tensor, **cond) -> Tensor:
+    def inverse(self, y: Tensor, **cond: Any) -> Tensor:
         """Latent -> data: the blocks' inverses in reverse order (log-det of this map is ``-log_det``)."""
-        for block in reversed(list(self)):
-            y = block.inverse(y, **cond)
+        for block in reversed(self._blocks()):
+            y = cast(_Invertible, block).inverse(y, **cond)
         return y

@@ -10,7 +10,7 @@ from innverse.solvers.denoise import (
     resolve_device,
 )
 from innverse.solvers.pnp import deblur_tensor, pnp_deblur, wiener_deconv
-from innverse.solvers.tiled import tiled_apply
+from innverse.solvers.tiled import tile_grid, tiled_apply
 
 __all__ = [
     "BLIND_DENOISER",
@@ -22,6 +22,7 @@ __all__ = [
     "estimate_sigma",
     "pnp_deblur",
     "resolve_device",
+    "tile_grid",
     "tiled_apply",
     "wiener_deconv",
 ]

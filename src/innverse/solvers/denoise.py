@@ -3,6 +3,9 @@
 Everything here works on float tensors (B,C,H,W) in [0, 1] with σ on the same *data scale*
 (σ₂₅₅ / 255).  The user-facing wrappers in :mod:`innverse.api` and the CLI take σ on the 0–255 scale.
 
+Tiling is on by default and is the fast path on CPU (:data:`DEFAULT_TILE`), so a library call runs at
+the CLI's speed without any process-wide setting.
+
 Model choice goes through :func:`default_denoiser_name` (non-blind, σ given) and the constants
 :data:`BLIND_DENOISER` / :data:`NOISE_ESTIMATOR` (σ unknown), so that it is adjusted in one place.
 """
@@ -27,6 +30,7 @@ __all__ = [
     "NOISE_ESTIMATOR",
     "DEFAULT_TILE",
     "DEFAULT_OVERLAP",
+    "CALL_PIXELS",
     "resolve_device",
     "check_sigma",
     "default_denoiser_name",
@@ -43,8 +47,18 @@ __all__ = [
 
 BLIND_DENOISER = "winnet-blind"
 NOISE_ESTIMATOR = "nenet"
-DEFAULT_TILE = 256
-DEFAULT_OVERLAP = 32
+#: largest tile side of the default tiling: a (320 + 2·4)² tile keeps WINNet's largest activation
+#: (64 channels, float32) at 27.5 MB, under glibc's 32 MiB mmap ceiling, where the per-pixel time is
+#: flat; above it every operator faults its output in anew and the time per pixel doubles by 512²
+#: (measured in ``benchmarks/real_paths.py``)
+DEFAULT_TILE = 320
+#: overlap of neighbouring tiles: on Set12 at σ 25 the default tiling is within 0.002 dB of whole-image
+#: inference (PSNR), 128-px tiles within 0.007 dB (``tests/solvers/test_tiled.py`` checks ≤ 0.01)
+DEFAULT_OVERLAP = 16
+#: on CPU, images of a batch (colour: the three channels of a tile) go to the model one at a time
+#: unless each has fewer pixels than this: three 264² WINNet tiles in one batch took 1.15x the time
+#: of three calls, three 96² ones 1.4x (one thread)
+CALL_PIXELS = 1 << 14
 _NONBLIND = {15.0: "winnet-s15", 25.0: "winnet-s25", 50.0: "winnet-s50"}
 _BLIND_RANGE = (0.0, 55.0)  # σ range (0–255 scale) the blind model was trained on
 
@@ -203,14 +217,21 @@ def denoise_tensor(
 ) -> torch.Tensor:
     """Denoise (B,C,H,W) in [0, 1], C ∈ {1, 3}, with a gray ``model(y, sigma)``; σ on the data scale.
 
-    ``ensemble=True``: self-ensemble over the 8 flips/rotations of the image (each result mapped
+    ``tile``/``overlap``: :func:`~innverse.solvers.tiled.tiled_apply` (windows of at most ``tile``
+    pixels a side, spread evenly, overlapping by at least ``overlap``); ``None`` or 0 runs the whole
+    image at once.  The default is also the fastest on CPU (see :data:`DEFAULT_TILE`).
+
+    ``ensemble=True``: self-ensemble over the 8 flips/rotations of each tile (each result mapped
     back and averaged): about 8x the time for a small PSNR gain (measured in
     ``benchmarks/cli_denoise.py``).
 
-    ``sigma``: a float or a (B,) tensor.  Colour images are transformed with ``color`` (see
-    :mod:`innverse.data.color`) and the three channels denoised as one batch, each at its own σ; a
-    non-blind model (``model.blind is False``) cannot take those, so it falls back to ``"rgb"`` with a
-    warning.  Runs on the model's device; returns a float32 tensor on ``x``'s device.
+    ``sigma``: a float or a (B,) tensor.  Colour images are tiled in RGB; each tile is transformed
+    with ``color`` (see :mod:`innverse.data.color`), its three channels are denoised, each at its own
+    σ, and it is transformed back (the same result as transforming the whole image, with tile-sized
+    buffers).  A non-blind model (``model.blind is False``) cannot take per-channel σ, so it falls
+    back to ``"rgb"`` with a warning.  On CPU, the images of a batch and the channels of a tile go to
+    the model one call at a time unless they are smaller than :data:`CALL_PIXELS`.  Runs on the
+    model's device; returns a float32 tensor on ``x``'s device.
     """
     if x.dim() != 4 or x.shape[1] not in (1, 3):
         raise ValueError(f"denoise_tensor expects (B,1,H,W) or (B,3,H,W), got {tuple(x.shape)}")
@@ -221,33 +242,43 @@ def denoise_tensor(
     xin = x.to(dev, torch.float32)
     sig = torch.as_tensor(sigma, dtype=torch.float32, device=dev).reshape(-1).expand(b).contiguous()
 
-    def once(y: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        return tiled_apply(lambda t: model(t, s), y, tile=tile, overlap=overlap)
+    def call(y: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        # on CPU, images one call at a time unless they are small (see CALL_PIXELS)
+        group = max(1, CALL_PIXELS // (y.shape[-2] * y.shape[-1]))
+        if y.shape[0] <= group or dev.type != "cpu":
+            return model(y, s)
+        return torch.cat([model(y[i : i + group], s[i : i + group]) for i in range(0, y.shape[0], group)])
 
     def gray(y: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         if not ensemble:
-            return once(y, s)
+            return call(y, s)
         acc = torch.zeros_like(y)
         for k in range(4):
             for flip in (False, True):
                 t = torch.rot90(y, k, (-2, -1))
                 t = t.flip(-1) if flip else t
-                r = once(t.contiguous(), s)
+                r = call(t.contiguous(), s)
                 r = r.flip(-1) if flip else r
                 acc += torch.rot90(r, -k, (-2, -1))
         return acc / 8
 
     if x.shape[1] == 1:
-        out = gray(xin, sig)
-    else:
-        if colorlib.needs_per_channel_sigma(color) and getattr(model, "blind", True) is False:
-            warnings.warn(
-                f"colour handling {color!r} needs a blind (σ-conditioned) model; "
-                "the non-blind model is applied to R, G and B instead",
-                stacklevel=2,
-            )
-            color = "rgb"
-        out = colorlib.denoise_color(gray, xin, sig, space=color)
+        out = tiled_apply(lambda t: gray(t, sig), xin, tile=tile, overlap=overlap)
+        return out.to(x.device, torch.float32)
+    if colorlib.needs_per_channel_sigma(color) and getattr(model, "blind", True) is False:
+        warnings.warn(
+            f"colour handling {color!r} needs a blind (σ-conditioned) model; "
+            "the non-blind model is applied to R, G and B instead",
+            stacklevel=2,
+        )
+        color = "rgb"
+
+    # tile the RGB image and transform each tile: the colour transforms are affine per pixel and the
+    # blending weights sum to 1, so this equals transforming the whole image, with tile-sized buffers
+    def rgb(t: torch.Tensor) -> torch.Tensor:
+        return colorlib.denoise_color(gray, t, sig, space=color)
+
+    out = tiled_apply(rgb, xin, tile=tile, overlap=overlap)
     return out.to(x.device, torch.float32)
 
 

@@ -46,7 +46,8 @@ class GlowTrainConfig:
     permutation: str = _opt("1x1", "1x1 (LU convolution), shuffle or reverse",
                             choices=["1x1", "shuffle", "reverse"])  # fmt: skip
     clamp: float = _opt(2.0, "soft clamp of the affine log-scales")
-    checkpoint: bool = _opt(False, "memory-saving backward (InvertibleCheckpoint) for each level")
+    checkpoint: bool = _opt(False, "memory-saving backward (InvertibleCheckpoint) for each level",
+                            recipe=False)  # fmt: skip
     val_count: int = _opt(5000, "training images held out for validation (the last ones)")
     val_images: int = _opt(2000, "held-out images scored at each validation")
 
@@ -110,19 +111,24 @@ class GlowTask(TrainTask):
                 f"{m}"
             )
         n_val = min(self.cfg.val_count, len(images) - 1)
-        self.train_images = torch.from_numpy(np.ascontiguousarray(images[: len(images) - n_val]))
-        self.val_images = torch.from_numpy(np.ascontiguousarray(images[len(images) - n_val :]))[:, None]
+        self.train_images = torch.from_numpy(np.array(images[: len(images) - n_val], copy=True))
+        self.val_images = torch.from_numpy(np.array(images[len(images) - n_val :], copy=True))[:, None]
         self._perm: tuple[int, Tensor] | None = None
 
     def build_model(self) -> nn.Module:
         from innverse.models.glow import Glow
 
         c = self.cfg
-        return Glow(
+        model = Glow(
             in_channels=1, levels=c.levels, steps=c.steps_per_level, width=c.width, coupling=c.coupling,
             permutation=c.permutation, clamp=c.clamp, image_size=list(self.train_images.shape[1:]),
             checkpoint=c.checkpoint, seed=self.seed,
         )  # fmt: skip
+        # ActNorm's data-dependent initialisation, here on one batch every rank draws alike (so DDP
+        # ranks start from identical weights; a checkpoint or --init overwrites it)
+        with torch.no_grad():
+            model.train().log_prob(self.batch(0, min(256, self.epoch_size()), (0, 1))["x"])
+        return model
 
     def fingerprint(self) -> dict:
         t = self.train_images

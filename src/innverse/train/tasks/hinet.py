@@ -2,7 +2,7 @@
 
 Images: the colour photographs of ``<data root>/photos`` and CBSD68's images 0-55 (sorted order) form
 the training pool (:func:`innverse.train.tasks.durrnet.load_pool`); CBSD68's images 56-67 are the
-fixed test split, cut into the test tiles of :func:`test_tiles`, which no training or validation
+fixed test split, cut into the test tiles of :func:`held_out_tiles`, which no training or validation
 touches.  A training example is ``1 + N`` independent random crops of the pool (``--crop``, random
 flips): the cover and its ``N`` secrets, all drawn from a generator seeded by ``(seed, step)``, as is
 the ``z ~ N(0, I)`` the secrets are revealed with.
@@ -30,13 +30,13 @@ from innverse.errors import UserError
 from innverse.train.patches import mix_seed
 from innverse.train.task import Batch, TrainTask
 
-__all__ = ["HiNetTask", "HiNetTrainConfig", "test_tiles", "test_pairs", "TILE"]
+__all__ = ["HiNetTask", "HiNetTrainConfig", "held_out_tiles", "held_out_pairs", "TILE"]
 
 #: side of the test tiles (the non-overlapping tiles of each CBSD68[56:] image)
 TILE = 128
 
 
-def test_tiles(test: list[np.ndarray], size: int = TILE) -> np.ndarray:
+def held_out_tiles(test: list[np.ndarray], size: int = TILE) -> np.ndarray:
     """Every non-overlapping ``size`` x ``size`` tile of each test image (a centred grid), stacked
     ``(T, size, size, 3)`` uint8, image by image, row-major; CBSD68[56:] gives 72 tiles of 128."""
     out = []
@@ -50,7 +50,7 @@ def test_tiles(test: list[np.ndarray], size: int = TILE) -> np.ndarray:
     return np.stack(out)
 
 
-def test_pairs(tiles: np.ndarray, secrets: int) -> tuple[Tensor, Tensor]:
+def held_out_pairs(tiles: np.ndarray, secrets: int) -> tuple[Tensor, Tensor]:
     """The fixed test pairs: cover ``k`` is tile ``k``, its secret ``j`` (``j = 1..N``) is tile
     ``(k + 7 j) mod T`` (another image: CBSD68 images give 6 tiles each).  Returns ``(covers (T, 3, s,
     s), secrets (T, N, 3, s, s))`` in [0, 1]."""
@@ -81,10 +81,10 @@ class HiNetTrainConfig:
     )
     secrets: int = field(default=1, metadata={"help": "secret images per cover (1 or 4)", "choices": [1, 4]})
     blocks: int = field(default=4, metadata={"help": "invertible blocks"})
-    hidden: int = field(default=24, metadata={"help": "channels of each dense block's layers"})
+    hidden: int = field(default=16, metadata={"help": "channels of each dense block's layers"})
     clamp: float = field(default=2.0, metadata={"help": "bound of the affine log-scales"})
     crop: int = field(default=32, metadata={"help": "training crop size (even)"})
-    w_hide: float = field(default=1.0, metadata={"help": "weight of the concealing loss |stego - cover|^2"})
+    w_hide: float = field(default=2.0, metadata={"help": "weight of the concealing loss |stego - cover|^2"})
     w_reveal: float = field(
         default=5.0, metadata={"help": "weight of the revealing loss |secret' - secret|^2"}
     )
@@ -132,7 +132,8 @@ class HiNetTask(TrainTask):
         if small:
             raise UserError(f"{len(small)} training images are smaller than --crop {self.cfg.crop}")
         self.sizes = [im.shape[:2] for im in self.pool]
-        self.val = self._examples(10**9, 16, 64)  # fixed validation examples from the training pool
+        self.val_size = min(64, min(min(hw) for hw in self.sizes) // 2 * 2)
+        self.val = self._examples(10**9, 16, self.val_size)  # fixed validation examples from the pool
 
     def build_model(self) -> nn.Module:
         from innverse.models.hinet import HiNet

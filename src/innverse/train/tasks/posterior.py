@@ -8,9 +8,10 @@ bidirectionally, with the losses of the authors' released code:
 * latent MMD: multi-scale inverse multiquadric MMD between ``[z, y]`` of the forward pass (gradients
   stopped at ``y``) and samples of ``N(0, I) x p(y)``, weight ``w_latent``;
 * backward MMD: MMD between the inverse pass of ``[z ~ N(0, I), pad noise, y]`` and the training
-  ``x`` (samples of the prior), weight ``w_back``, ramped up from 0.4 % of it over ``back_ramp``
-  steps (``min(1, 2 * 0.002 ** (1 - step / back_ramp))``, as in FrEIA's 8-modes example) because a
-  backward MMD at full weight from the start can stall training;
+  ``x`` (samples of the prior), weight ``w_back``.  As in the authors' two-stage schedule it is off
+  for the first ``back_start`` steps (the backward MMD alone is satisfied by an inverse that ignores
+  ``y``, so switched on early it undoes the forward fit), then ramps up from 0.4 % over ``back_ramp``
+  steps (``min(1, 2 * 0.002 ** (1 - t / back_ramp))``, the ramp of FrEIA's 8-modes example);
 * reconstruction: squared error of the inverse of the slightly perturbed forward output, weight
   ``w_recon``.
 
@@ -60,7 +61,7 @@ class PosteriorTrainConfig:
     blocks: int = _opt(0, "two-sided coupling blocks (0: 3 for the INN, 4 for the cINN)")
     hidden: int = _opt(0, "sub-network width (0: 64 on 8-modes, 128 on kinematics)")
     layers: int = _opt(2, "hidden layers per sub-network")
-    clamp: float = _opt(0.0, "soft clamp of the log-scales (0: 4 for the INN, 2 for the cINN)")
+    clamp: float = _opt(2.0, "soft clamp of the coupling log-scales")
     z_dim: int = _opt(2, "INN latent dimensions")
     total_dim: int = _opt(0, "INN width after zero padding (0: 10 on 8-modes as published, 4 on kinematics)")
     train_size: int = _opt(1_000_000, "training pairs drawn once")
@@ -69,7 +70,8 @@ class PosteriorTrainConfig:
     w_latent: float = _opt(50.0, "INN latent MMD weight")
     w_back: float = _opt(250.0, "INN backward MMD weight")
     w_recon: float = _opt(1.0, "INN reconstruction weight")
-    back_ramp: int = _opt(2000, "steps over which the backward MMD ramps up")
+    back_start: int = _opt(3000, "INN steps without the backward MMD (Ardizzone et al.'s first stage)")
+    back_ramp: int = _opt(500, "steps over which the backward MMD then ramps up")
     y_noise: float = _opt(-1.0, "noise on y during training, in y units (-1: 0.05 for the 8-modes INN, "
                                 "0 for the 8-modes cINN, 0.01 on kinematics)")  # fmt: skip
     z_noise: float = _opt(0.02, "INN reconstruction perturbation of z")
@@ -123,8 +125,11 @@ class PosteriorTask(TrainTask):
             raise UserError(f"--model {c.model!r}: expected inn or cinn")
         if c.train_size < 1000:
             raise UserError("--train-size must be at least 1000")
-        if min(c.layers, c.z_dim) < 1 or c.blocks < 0 or c.hidden < 0 or c.back_ramp < 1:
-            raise UserError("--layers, --z-dim and --back-ramp must be >= 1, --blocks and --hidden >= 0")
+        if min(c.layers, c.z_dim, c.back_ramp) < 1 or min(c.blocks, c.hidden, c.back_start) < 0:
+            raise UserError("--layers, --z-dim, --back-ramp must be >= 1; --blocks, --hidden, --back-start "
+                            ">= 0")
+        if not c.clamp > 0:
+            raise UserError("--clamp must be positive")
         for name in ("w_fit", "w_latent", "w_back", "w_recon", "z_noise", "pad_noise"):
             if not getattr(c, name) >= 0:
                 raise UserError(f"--{name.replace('_', '-')} must be >= 0")
@@ -135,7 +140,7 @@ class PosteriorTask(TrainTask):
         return {
             "blocks": c.blocks or (3 if inn else 4),
             "hidden": c.hidden or (128 if km else 64),
-            "clamp": c.clamp or (4.0 if inn else 2.0),
+            "clamp": c.clamp,
             "total_dim": c.total_dim or (4 if km else 10),
             "y_noise": c.y_noise if c.y_noise >= 0 else (0.01 if km else (0.05 if inn else 0.0)),
         }
@@ -231,7 +236,7 @@ class PosteriorTask(TrainTask):
 
     def _noisy_y(self, model: nn.Module, batch: Batch) -> Tensor:
         y = batch["y"] + self._defaults()["y_noise"] * batch["y_noise"]
-        return (y - model.y_shift) / model.y_scale
+        return (y - model.y_shift.to(y.dtype)) / model.y_scale.to(y.dtype)
 
     def _cinn_loss(self, model: nn.Module, batch: Batch) -> tuple[Tensor, dict[str, Tensor]]:
         x = model.normalise_x(batch["x"])
@@ -256,15 +261,16 @@ class PosteriorTask(TrainTask):
         tgt_zy = torch.cat((target[:, :nz], target[:, tot - ny :]), dim=1)
         latent = imq_mmd_matrix(out_zy, tgt_zy, FORWARD_KERNELS).mean()
 
-        x_back = model.inverse(target)
-        ramp = min(1.0, 2.0 * 0.002 ** (1.0 - step / c.back_ramp))
-        back = imq_mmd_matrix(x_in, x_back, BACKWARD_KERNELS).mean()
+        t = (step - c.back_start) / c.back_ramp
+        ramp = 0.0 if t < 0 else min(1.0, 2.0 * 0.002 ** (1.0 - t))
+        with torch.set_grad_enabled(torch.is_grad_enabled() and ramp > 0):  # off: logged only
+            back = imq_mmd_matrix(x_in, model.inverse(target), BACKWARD_KERNELS).mean()
 
         pert = out.detach().clone()
         r = batch["recon"]
         pert[:, :nz] += c.z_noise * r[:, :nz]
         pert[:, nz : tot - ny] += c.pad_noise * r[:, nz : tot - ny]
-        pert[:, tot - ny :] += self._defaults()["y_noise"] / model.y_scale * r[:, tot - ny : tot]
+        pert[:, tot - ny :] += self._defaults()["y_noise"] / model.y_scale.to(r.dtype) * r[:, tot - ny : tot]
         recon = ((model.inverse(pert) - x_in) ** 2).sum() / b
 
         total = c.w_fit * fit + c.w_latent * latent + c.w_back * ramp * back + c.w_recon * recon

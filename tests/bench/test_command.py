@@ -1,29 +1,27 @@
-"""``innverse benchmark denoise|blind|deblur`` and ``innverse models``, in-process and fast.
+"""``innverse benchmark denoise|blind|deblur`` (:mod:`innverse.commands.benchmark`), in-process and fast.
 
 Tiny WINNet/NENet models are built and saved under a temporary folder and passed by path; the test
-set is three random 48x48 PNGs, so nothing needs the shared data or the shipped weights (except the
-``innverse models`` listing, which checks whatever is shipped).
+set is three random 48x48 PNGs (``conftest.assets``), so nothing needs the shared data or the
+shipped weights.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
-from innverse import benchmark as bench
+from innverse.bench.deblur import DEFAULT_BORDER, wiener_nsr
+from innverse.bench.methods import BM3D_MISSING
+from innverse.bench.protocol import add_seeded_noise, load_images
 from innverse.cli import main
 from innverse.data.degrade import blur
 from innverse.data.kernels import load_kernel
-from innverse.data.testsets import add_seeded_noise, load_set
-from innverse.errors import UserError
 from innverse.metrics import psnr
-from innverse.models import NENet, WINNet
+from innverse.models import WINNet
 
 try:
     import matplotlib  # noqa: F401
@@ -33,42 +31,11 @@ except ImportError:
     HAVE_MPL = False
 
 
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory) -> dict[str, Path]:
-    """Three 48x48 gray PNGs, a non-blind and a blind tiny WINNet, a tiny NENet, a 5x5 kernel."""
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("bench")
-    data = root / "tiny"
-    data.mkdir()
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[0:48, 0:48]
-    for i in range(3):
-        smooth = 0.5 + 0.3 * np.sin(xx / (4 + i)) * np.cos(yy / 5)
-        a = np.clip(smooth + 0.05 * rng.standard_normal((48, 48)), 0, 1)
-        Image.fromarray((a * 255).round().astype(np.uint8)).save(data / f"img{i}.png")
-    torch.manual_seed(0)
-    tiny = dict(levels=1, channels=8, blocks=1, dn_channels=8, dn_iters=1)
-    WINNet(**tiny).save(root / "wn")
-    WINNet(**tiny, blind=True).save(root / "wb")
-    NENet(hidden=4, layers=1).save(root / "ne")
-    k = np.zeros((5, 5))
-    k[2, :] = 1.0
-    np.save(root / "k.npy", k)
-    return {
-        "root": root,
-        "data": data,
-        "wn": root / "wn",
-        "wb": root / "wb",
-        "ne": root / "ne",
-        "k": root / "k.npy",
-    }
-
-
 def _one_line_error(capsys, rc: int, *words: str) -> str:
     err = capsys.readouterr().err.strip()
     assert rc == 2
     assert len(err.splitlines()) == 1, err
-    assert err.startswith("innverse benchmark: error:"), err
+    assert err.startswith("innverse benchmark") and ": error: " in err, err
     for w in words:
         assert w in err, err
     return err
@@ -107,7 +74,7 @@ def test_denoise_outputs(assets, tmp_path, capsys):
     assert all(p["sigma_used"] == 25.0 for p in by[("wn", 25.0)]["per_image"])
     assert all(p["sigma_used"] != 25.0 for p in by[("wb (sigma: ne)", 25.0)]["per_image"])
     # the noisy row reproduces the documented convention exactly
-    images = load_set(assets["data"])
+    images = load_images(assets["data"])
     for i, (_, x) in enumerate(images):
         ref = float(psnr(add_seeded_noise(x, 15, i).clamp(0, 1), x)[0])
         assert by[("noisy input", 15.0)]["per_image"][i]["psnr"] == pytest.approx(ref, abs=1e-9)
@@ -129,7 +96,7 @@ def test_denoise_blind_gets_true_sigma_without_estimate_and_bm3d_skip(assets, tm
     )  # fmt: skip
     assert rc == 0
     err = capsys.readouterr().err
-    assert bench.BM3D_MISSING in err.splitlines()
+    assert BM3D_MISSING in err.splitlines()
     d = json.loads((out / "denoise.json").read_text())
     assert [m["name"] for m in d["methods"]] == ["noisy input", "wb"]
     assert d["skipped"][0]["name"] == "bm3d"
@@ -222,7 +189,7 @@ def test_deblur_outputs(assets, tmp_path, capsys):
     assert rc == 0
     capsys.readouterr()
     d = json.loads((out / "deblur.json").read_text())
-    assert d["border"] == bench.DEFAULT_BORDER and d["noise_sigma"] == 2.55
+    assert d["border"] == DEFAULT_BORDER and d["noise_sigma"] == 2.55
     assert [m["name"] for m in d["methods"]] == ["blurred input", "Wiener", "PnP wb + ne"]
     assert all(len(r["per_image"]) == 2 for r in d["results"])
     (pnp,) = [r for r in d["results"] if r["method"] == "PnP wb + ne"]
@@ -231,71 +198,9 @@ def test_deblur_outputs(assets, tmp_path, capsys):
     (wien,) = [r for r in d["results"] if r["method"] == "Wiener"]
     assert all(p["nsr"] > 0 for p in wien["per_image"])
     # the documented nsr, on the documented degradation of image 0
-    x = load_set(assets["data"])[0][1]
+    x = load_images(assets["data"])[0][1]
     y = add_seeded_noise(blur(x, load_kernel(assets["k"])), 2.55, 0)
-    assert wien["per_image"][0]["nsr"] == pytest.approx(bench.wiener_nsr(y, 2.55 / 255))
+    assert wien["per_image"][0]["nsr"] == pytest.approx(wiener_nsr(y, 2.55 / 255))
     md = (out / "deblur.md").read_text()
     assert "iterations" in md and "12 px" in md
     assert (out / "deblur.png").exists() == HAVE_MPL
-
-
-def test_parsers():
-    assert bench.parse_kernels("levin:1-3,levin:8") == ["levin:1", "levin:2", "levin:3", "levin:8"]
-    assert bench.parse_sigmas("5, 15,25.5") == [5.0, 15.0, 25.5]
-    assert bench.parse_names("bayes,BM3D", bench.BASELINES, "--baselines") == ["bayes", "bm3d"]
-    assert bench.parse_names("none", bench.BASELINES, "--baselines") == []
-    with pytest.raises(UserError):
-        bench.parse_kernels("levin:5-2")
-    with pytest.raises(UserError):
-        bench.parse_sigmas("256")
-
-
-def test_models_lists_shipped(capsys):
-    from innverse.commands.benchmark import _shipped_denoisers
-    from innverse.models import list_pretrained
-
-    shipped = list_pretrained()
-    if not shipped:
-        pytest.skip("no pretrained weights shipped in this checkout")
-    assert main(["models"]) == 0
-    out = capsys.readouterr().out
-    lines = out.strip().splitlines()
-    assert len(lines) == len(shipped)
-    for name in shipped:
-        assert any(line.startswith(name + " ") for line in lines), out
-    assert main(["models", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in rows] == list(shipped)
-    assert all(r["params"] > 0 for r in rows)
-    if "winnet-s25" in shipped:
-        assert {r["name"]: r for r in rows}["winnet-s25"]["sigma"] == 25.0
-        assert "winnet-s25" in _shipped_denoisers()
-
-
-def test_models_card_psnr(tmp_path, capsys, monkeypatch):
-    """A card's measured PSNR is shown; an estimator's kind and parameters come from its config."""
-    from innverse.models import registry
-
-    torch.manual_seed(0)
-    w = WINNet(levels=1, channels=8, blocks=1, dn_channels=8, dn_iters=1)
-    n = NENet(hidden=4, layers=1)
-    for name, m in (("winnet-s15", w), ("nenet", n)):
-        m.save(tmp_path / name)
-        (tmp_path / name / "model.safetensors").rename(tmp_path / f"{name}.safetensors")
-        (tmp_path / name / "config.json").rename(tmp_path / f"{name}.json")
-    card = {"psnr": {"Set12": {"15": 29.995}}, "recipe": {"sigma": 15.0}}  # shown as stored, not "30"
-    (tmp_path / "winnet-s15.card.json").write_text(json.dumps(card))
-    monkeypatch.setattr(registry, "weights_dir", lambda: tmp_path)
-    assert main(["models"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 2
-    nl, wl = lines
-    assert (
-        nl.startswith("nenet")
-        and "noise estimator" in nl
-        and f"{sum(p.numel() for p in n.parameters()):,}" in nl
-    )
-    assert wl.startswith("winnet-s15") and "sigma = 15" in wl and "psnr.Set12.15 29.995" in wl
-    from innverse.commands.benchmark import _shipped_denoisers
-
-    assert _shipped_denoisers() == ["winnet-s15"]

@@ -1,0 +1,60 @@
+"""Parsing the lists a benchmark is given: noise levels and names (``15,25,50``, ``bayes,visu``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from innverse.errors import UserError
+
+__all__ = ["parse_sigmas", "parse_sigma", "parse_names"]
+
+
+def parse_sigmas(text: str | Sequence[float], option: str = "--sigma") -> list[float]:
+    """``'15,25,50'`` -> ``[15.0, 25.0, 50.0]`` (0-255 scale, each in [0, 255], no duplicates)."""
+    if isinstance(text, str):
+        items: list = [t.strip() for t in text.split(",")]
+        if not text.strip() or any(not t for t in items):
+            raise UserError(
+                f"{option}: expected a comma-separated list of numbers like 15,25,50, got {text!r}"
+            )
+    else:
+        items = list(text)
+    out: list[float] = []
+    for t in items:
+        try:
+            v = float(t)
+        except (TypeError, ValueError):
+            raise UserError(f"{option}: {t!r} is not a number (expected e.g. 15,25,50)") from None
+        if not math.isfinite(v) or not 0.0 <= v <= 255.0:
+            raise UserError(f"{option}: {t} is outside [0, 255] (noise levels are on the 0-255 scale)")
+        if v in out:
+            raise UserError(f"{option}: {t} is listed twice")
+        out.append(v)
+    if not out:
+        raise UserError(f"{option}: no noise level given")
+    return out
+
+
+def parse_sigma(text: str | float, option: str = "--sigma") -> float:
+    """One noise level (0-255 scale, in [0, 255])."""
+    try:
+        v = float(text)
+    except (TypeError, ValueError):
+        raise UserError(f"{option}: expected one number on the 0-255 scale, got {text!r}") from None
+    if not math.isfinite(v) or not 0.0 <= v <= 255.0:
+        raise UserError(f"{option}: {text} is outside [0, 255] (noise levels are on the 0-255 scale)")
+    return v
+
+
+def parse_names(text: str | None, known: Sequence[str], option: str) -> list[str]:
+    """Comma-separated names, each one of ``known`` (``'none'`` or empty: no names)."""
+    if text is None or text.strip().lower() in ("", "none"):
+        return []
+    out = []
+    for t in (s.strip().lower() for s in text.split(",")):
+        if t not in known:
+            raise UserError(f"{option}: unknown name {t!r} (choose from {', '.join(known)})")
+        if t not in out:
+            out.append(t)
+    return out
