@@ -13,13 +13,15 @@ from __future__ import annotations
 __all__ = ["COMMANDS", "SUMMARIES"]
 
 #: subcommands, in the order ``innverse --help`` lists them (absent modules are left out)
-COMMANDS = ["denoise", "deblur", "superres", "sample", "train", "benchmark", "models", "wavelet"]
+COMMANDS = ["denoise", "deblur", "superres", "hide", "reveal", "sample", "train", "benchmark", "models", "wavelet"]
 
 #: one-line help of each subcommand; a command missing here is imported to build the top-level help
 SUMMARIES = {
     "denoise": "denoise images (files or folders) with WINNet",
     "deblur": "deblur images with a known kernel (plug-and-play WINNet)",
     "superres": "super-resolve images with INDigo (INN-guided diffusion) or a baseline",
+    "hide": "hide secret images in a cover image (HiNet, invertible)",
+    "reveal": "reveal the secret images hidden in a stego image by 'innverse hide'",
     "sample": "sample images from a diffusion prior (DDIM / DDPM)",
     "train": "train a model (innverse train lists the tasks)",
     "benchmark": "score denoisers and deblurring on test sets (tables, JSON, plots)",

@@ -125,6 +125,14 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     s.add_argument("-h", "--help", action="store_true", dest="superres_help", help=argparse.SUPPRESS)
     s.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    h = sub.add_parser(
+        "hiding",
+        help="HiNet image hiding vs LSB substitution after an 8-bit PNG round trip, with steganalysis",
+        add_help=False,
+    )
+    h.add_argument("-h", "--help", action="store_true", dest="hiding_help", help=argparse.SUPPRESS)
+    h.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     return p
 
 
@@ -267,6 +275,19 @@ def _superres(args: argparse.Namespace) -> int:
     return run_superres_from_args(p.parse_args(args.rest))
 
 
+def _hiding(args: argparse.Namespace) -> int:
+    from innverse.bench.hiding import add_hiding_arguments, run_hiding
+
+    p = argparse.ArgumentParser(prog="innverse benchmark hiding",
+                                description="HiNet image hiding vs LSB substitution (8-bit PNG round trip)")
+    add_hiding_arguments(p)
+    if args.hiding_help:
+        p.print_help()
+        return 0
+    return run_hiding(p.parse_args(args.rest))
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``innverse benchmark <task>``."""
-    return {"denoise": _denoise, "blind": _blind, "deblur": _deblur, "superres": _superres}[args.task](args)
+    tasks = {"denoise": _denoise, "blind": _blind, "deblur": _deblur, "superres": _superres, "hiding": _hiding}
+    return tasks[args.task](args)
