@@ -232,7 +232,8 @@ def build_ours(device: torch.device, levels: int = 1, pad: int = 0) -> dict:
     task = WINNetTask(WINNetTrainConfig(data="-", sigma=25.0, train_pad=pad))
 
     def loss(noisy: Tensor, clean: Tensor, sigma: Tensor, with_spec: bool):
-        total, parts = task.loss(model, {"noisy": noisy, "clean": clean, "sigma": sigma}, 0 if with_spec else 1)
+        batch = {"noisy": noisy, "clean": clean, "sigma": sigma}
+        total, parts = task.loss(model, batch, 0 if with_spec else 1)
         return total, parts["data_loss"]
 
     return {"model": model, "loss": loss,

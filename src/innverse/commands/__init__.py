@@ -13,7 +13,9 @@ from __future__ import annotations
 __all__ = ["COMMANDS", "SUMMARIES"]
 
 #: subcommands, in the order ``innverse --help`` lists them (absent modules are left out)
-COMMANDS = ["denoise", "deblur", "superres", "hide", "reveal", "sample", "train", "benchmark", "models", "wavelet"]
+COMMANDS = [
+    "denoise", "deblur", "superres", "hide", "reveal", "sample", "train", "benchmark", "models", "wavelet",
+]
 
 #: one-line help of each subcommand; a command missing here is imported to build the top-level help
 SUMMARIES = {

@@ -266,8 +266,10 @@ def _deblur(args: argparse.Namespace) -> int:
 def _superres(args: argparse.Namespace) -> int:
     from innverse.bench.superres import add_superres_arguments, run_superres_from_args
 
-    p = argparse.ArgumentParser(prog="innverse benchmark superres",
-                                description="INDigo and its baselines on Fashion-MNIST 4x super-resolution")
+    p = argparse.ArgumentParser(
+        prog="innverse benchmark superres",
+        description="INDigo and its baselines on Fashion-MNIST 4x super-resolution",
+    )
     add_superres_arguments(p)
     if args.superres_help:
         p.print_help()
@@ -278,8 +280,10 @@ def _superres(args: argparse.Namespace) -> int:
 def _hiding(args: argparse.Namespace) -> int:
     from innverse.bench.hiding import add_hiding_arguments, run_hiding
 
-    p = argparse.ArgumentParser(prog="innverse benchmark hiding",
-                                description="HiNet image hiding vs LSB substitution (8-bit PNG round trip)")
+    p = argparse.ArgumentParser(
+        prog="innverse benchmark hiding",
+        description="HiNet image hiding vs LSB substitution (8-bit PNG round trip)",
+    )
     add_hiding_arguments(p)
     if args.hiding_help:
         p.print_help()
@@ -289,5 +293,11 @@ def _hiding(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``innverse benchmark <task>``."""
-    tasks = {"denoise": _denoise, "blind": _blind, "deblur": _deblur, "superres": _superres, "hiding": _hiding}
+    tasks = {
+        "denoise": _denoise,
+        "blind": _blind,
+        "deblur": _deblur,
+        "superres": _superres,
+        "hiding": _hiding,
+    }
     return tasks[args.task](args)
