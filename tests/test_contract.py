@@ -98,7 +98,7 @@ def test_examples_are_not_trivial() -> None:
 
 
 #: roles whose models follow innverse.nn.records_graph: no graph in eval mode unless an input requires grad
-NO_GRAPH_ROLES = {"denoiser", "noise-estimator", "flow", "posterior", "eps-model"}
+NO_GRAPH_ROLES = {"denoiser", "noise-estimator", "flow", "posterior", "eps-model", "classifier"}
 #: kinds that do not follow the rule yet (strict: the test fails once they do, to drop them from here)
 NO_GRAPH_PENDING = {"nenet"}
 
@@ -174,3 +174,6 @@ def test_model_contract(kind: str, dtype: torch.dtype, device: str) -> None:
     elif info.role == "eps-model":
         assert isinstance(m, EpsModel)
         assert out.shape == x.shape
+    elif info.role == "classifier":  # images on [0, 1] -> logits; attacks differentiate through the input
+        assert out.shape == (x.shape[0], m.config["classes"])
+        assert m(x.clone().requires_grad_(True)).requires_grad

@@ -183,9 +183,7 @@ def test_resimulation_error() -> None:
 
 
 # ------------------------------------------------------------------------------------ the shipped models
-@pytest.mark.parametrize(
-    "name", ["inn-8modes", "cinn-8modes", "cinn-kinematics"]
-)  # inn-kinematics: not shipped
+@pytest.mark.parametrize("name", ["inn-8modes", "cinn-8modes", "inn-kinematics", "cinn-kinematics"])
 def test_shipped_posterior_models(name: str) -> None:
     """``pretrained(name).sample(y, n)`` returns (B, n, x_dim) posterior samples that re-simulate."""
     from innverse.models import pretrained

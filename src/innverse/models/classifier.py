@@ -19,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from innverse.nn import records_graph
+
 __all__ = ["ResNetClassifier", "ConvNetClassifier", "FMNIST_MEAN", "FMNIST_STD"]
 
 #: pixel mean and standard deviation of the Fashion-MNIST training images on [0, 1]
@@ -62,8 +64,10 @@ class _Classifier(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: Tensor) -> Tensor:
-        """Logits ``(B, 10)`` of images ``x`` in [0, 1]."""
-        return self.head(self.features(x))
+        """Logits ``(B, 10)`` of images ``x`` in [0, 1].  In eval mode a graph is recorded only when ``x``
+        requires grad (:func:`innverse.nn.records_graph`; attacks differentiate through the input)."""
+        with torch.set_grad_enabled(records_graph(self, x)):
+            return self.head(self.features(x))
 
     @torch.no_grad()
     def predict_proba(self, x: Tensor) -> Tensor:
