@@ -166,12 +166,14 @@ def benchmark_attack(
     seed: int = 0,
     check: int = 100,
     figure_images: int = 2,
+    steps: int | None = None,
     data: str | Path | None = None,
     device: str = "cpu",
     log: Log = None,
 ) -> dict:
     """Run the protocol of the module docstring; writes the report files into ``out`` and returns the
-    results (JSON-able)."""
+    results (JSON-able).  ``steps`` overrides the methods' iterations (AdvINN's cap, C&W's steps per
+    round; ``pgd-N`` keeps its N)."""
     from innverse.attacks.guides import guides_for
     from innverse.attacks.inputs import load_classifier
     from innverse.attacks.methods import check_method, needs_guides, run_attack
@@ -209,7 +211,16 @@ def benchmark_attack(
         gb = Goal(goal.labels[s : s + batch], goal.targeted)
         for m in names:
             t0 = time.perf_counter()
-            r = run_attack(m, net, xb, gb, e, guides, seed=seed)
+            r = run_attack(
+                m,
+                net,
+                xb,
+                gb,
+                e,
+                guides,
+                steps=None if m == "fgsm" or m.startswith("pgd") else steps,
+                seed=seed,
+            )
             seconds[m] += time.perf_counter() - t0
             advs[m][s : s + batch] = quantize(r.adversarial)
             iters[m][s : s + batch] = r.iterations
@@ -232,6 +243,7 @@ def benchmark_attack(
             "transfer": f"{transfer}: of the successful images it classifies correctly when clean",
             "batch": batch,
             "seed": seed,
+            "steps": steps,
         },
         "classifier": classifier,
         "transfer_classifier": transfer,
@@ -395,6 +407,12 @@ def add_attack_arguments(p: Any) -> None:
     p.add_argument("--batch", type=int, default=100, metavar="B", help="images per batch (default 100)")
     p.add_argument("--seed", type=int, default=0, help="seed of PGD's start and AdvINN's initialisation")
     p.add_argument(
+        "--steps",
+        type=int,
+        metavar="N",
+        help="iterations of AdvINN (cap, default 300) and C&W (per round, default 30)",
+    )
+    p.add_argument(
         "--check",
         type=int,
         default=100,
@@ -433,6 +451,7 @@ def run_attack_benchmark(args: Any) -> int:
         batch=args.batch,
         seed=args.seed,
         check=args.check,
+        steps=args.steps,
         data=args.data,
         device=str(dev),
         log=note,

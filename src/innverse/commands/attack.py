@@ -185,7 +185,7 @@ class _Attacker:
     def __call__(self, job, force: bool) -> None:
         import torch
 
-        from innverse.attacks.base import Goal, predict, succeeded
+        from innverse.attacks.base import Goal, predict, quantize, succeeded
         from innverse.attacks.methods import run_attack
         from innverse.data.fashion_mnist import CLASSES
 
@@ -200,7 +200,7 @@ class _Attacker:
         if self.target is not None and c0 == self.target:
             self.rep.note(f"{job.name}: already classified as {CLASSES[c0]}: written unchanged")
         res = run_attack(self.method, self.net, x, goal, self.eps / 255, self.guides, self.steps, self.seed)
-        adv = res.adversarial
+        adv = quantize(res.adversarial)  # what the 8-bit file holds
         after = predict(self.net, adv)
         p1 = torch.softmax(after, 1)[0]
         c1 = int(p1.argmax())
