@@ -31,8 +31,8 @@ from innverse.models.registry import weights_dir
 ABOUT = {
     "classifier-resnet": "pre-activation ResNet (3x3 stem, stages of width {w}/{w2}/{w4}, blocks {b}, global "
     "average pooling, linear head); the attack target",
-    "classifier-convnet": "plain VGG-style ConvNet ([conv3x3-ReLU x2, max-pool] x 2 at width {w}/{w2}, hidden "
-    "layer of {h} units with dropout 0.3, linear head), no skips, no batch norm; transfer target and "
+    "classifier-convnet": "plain VGG-style ConvNet ([conv3x3-ReLU x2, max-pool] x 2 at width {w}/{w2}, "
+    "hidden layer of {h} units with dropout 0.3, linear head), no skips, no batch norm; transfer target and "
     "FID-local feature network of the attack benchmark",
 }
 
@@ -49,8 +49,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", action="append", required=True, metavar="NAME=DIR")
     ap.add_argument("--guides", metavar="NAME", help="build the HCT/UAP guides of this shipped name")
-    ap.add_argument("--commands-json", metavar="FILE",
-                    help="JSON {name: {commands: [...], hardware: str, notes: str}} to put on the cards")
+    ap.add_argument(
+        "--commands-json",
+        metavar="FILE",
+        help="JSON {name: {commands: [...], hardware: str, notes: str}} to put on the cards",
+    )
     args = ap.parse_args()
     torch.set_num_threads(1)
     extra = json.loads(Path(args.commands_json).read_text()) if args.commands_json else {}
@@ -72,10 +75,12 @@ def main() -> None:
             "kind": net.kind,
             "trained_for": "10-class Fashion-MNIST classification, 28x28 gray input on [0, 1], logits out",
             "trained_by": "innverse train classifier (this project)",
-            "data": "Fashion-MNIST training images 0-54,999 (../shared/data/fashion-mnist), random shifts of up "
-            "to 2 px and horizontal flips; images 55,000-59,999 held out for validation; the 5,000 test "
+            "data": "Fashion-MNIST training images 0-54,999 (../shared/data/fashion-mnist), random shifts "
+            "of up to 2 px and horizontal flips; images 55,000-59,999 held out for validation; the 5,000 test "
             "images used only for the accuracy below",
-            "hardware": info.get("hardware", "this project's 2-core x86-64 CPU (shared), one thread, float32"),
+            "hardware": info.get(
+                "hardware", "this project's 2-core x86-64 CPU (shared), one thread, float32"
+            ),
             "steps": run_card.get("step"),
             "batch_size": run_card.get("recipe", {}).get("engine", {}).get("batch_size"),
             "recipe": run_card.get("recipe"),
@@ -86,7 +91,8 @@ def main() -> None:
                 "test_images": 5000,
                 "per_class_test_accuracy": [round(v, 4) for v in per_class],
                 "validation_accuracy": info.get("validation_accuracy"),
-                "command": "python benchmarks/ship_attack_models.py " + " ".join(f"--run {r}" for r in args.run),
+                "command": "python benchmarks/ship_attack_models.py "
+                + " ".join(f"--run {r}" for r in args.run),
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
         }
@@ -103,8 +109,10 @@ def main() -> None:
         g.info["built_by"] = "benchmarks/ship_attack_models.py (innverse.attacks.guides.compute_guides)"
         g.info["seconds"] = round(time.perf_counter() - t, 1)
         p = save_guides(g, out / f"{args.guides}.guides.safetensors")
-        print(f"{args.guides}: guides -> {p} ({g.info['seconds']} s); HCT probabilities "
-              f"{g.info['hct_probability']}; UAP fooling rates {g.info['uap_fooling_rate']}")
+        print(
+            f"{args.guides}: guides -> {p} ({g.info['seconds']} s); HCT probabilities "
+            f"{g.info['hct_probability']}; UAP fooling rates {g.info['uap_fooling_rate']}"
+        )
 
 
 if __name__ == "__main__":
