@@ -76,8 +76,8 @@ def main() -> None:
             "trained_for": "10-class Fashion-MNIST classification, 28x28 gray input on [0, 1], logits out",
             "trained_by": "innverse train classifier (this project)",
             "data": "Fashion-MNIST training images 0-54,999 (../shared/data/fashion-mnist), random shifts "
-            "of up to 2 px and horizontal flips; images 55,000-59,999 held out for validation; the 5,000 test "
-            "images used only for the accuracy below",
+            "of up to 2 px and horizontal flips; images 55,000-59,999 held out for validation; the 5,000 "
+            "test images used only for the accuracy below",
             "hardware": info.get(
                 "hardware", "this project's 2-core x86-64 CPU (shared), one thread, float32"
             ),
