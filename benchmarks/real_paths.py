@@ -146,7 +146,7 @@ def row_library_vs_dncnn(args: argparse.Namespace) -> dict:
     import torch
 
     import innverse
-    from innverse.data.testsets import load_set, seeded_noise
+    from innverse.bench.protocol import load_images, seeded_noise
     from innverse.models import load_model
     from innverse.models.dncnn import DnCNN
     from innverse.paths import data_path
@@ -157,7 +157,7 @@ def row_library_vs_dncnn(args: argparse.Namespace) -> dict:
         return {"skipped": "weights/dncnn-kair/dncnn_25.pth not under the data root"}
     dncnn = DnCNN.from_kair(kair)
     winnet = load_model("winnet-s25")
-    imgs = [(name, x + seeded_noise(x.shape, 25, i)) for i, (name, x) in enumerate(load_set("Set12"))]
+    imgs = [(name, x + seeded_noise(x.shape, 25, i)) for i, (name, x) in enumerate(load_images("Set12"))]
     tot = {"innverse.denoise": 0.0, "dncnn": 0.0, "winnet_forward_whole": 0.0}
     with torch.no_grad():
         innverse.denoise(imgs[0][1][..., :64, :64], 25)  # warm-up (model load, first-call costs)
@@ -379,7 +379,9 @@ def main() -> None:
                 entry["cpu_seconds"] = min(e["cpu_seconds"] for e in samples)
                 entry["peak_rss_mb"] = max(e["peak_rss_mb"] for e in samples)
                 if code != 0:
-                    entry["error"] = text.strip().splitlines()[-1] if text.strip() else "failed"
+                    said = [ln for ln in text.strip().splitlines() if not ln.startswith("PEAK_RSS_MB ")]
+                    entry["error"] = said[-1] if said else f"exit code {code}"
+                    print(text[-2000:], file=sys.stderr)
                 run["rows"][name] = entry
                 msg = f"{label:>7} {title:<58} {wall:6.1f} s  CPU {cpu:6.1f} s  {rss:5.0f} MB"
                 msg += f" (load {load:.1f})"

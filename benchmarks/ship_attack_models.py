@@ -96,12 +96,15 @@ def main() -> None:
                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             },
         }
+        from innverse.data.io import atomic_write_bytes
         from innverse.models.io import read_checkpoint
 
         ck = read_checkpoint(src)
-        (out / f"{name}.safetensors").write_bytes(ck.weights.read_bytes())
-        (out / f"{name}.json").write_text(json.dumps({"kind": ck.kind, "config": ck.config}, indent=2) + "\n")
-        (out / f"{name}.card.json").write_text(json.dumps(card, indent=2) + "\n")
+        cfg = {"kind": ck.kind, "config": ck.config}
+        atomic_write_bytes(out / f"{name}.safetensors", ck.weights.read_bytes(), force=True)
+        atomic_write_bytes(out / f"{name}.json", (json.dumps(cfg, indent=2) + "\n").encode(), force=True)
+        card_bytes = (json.dumps(card, indent=2) + "\n").encode()
+        atomic_write_bytes(out / f"{name}.card.json", card_bytes, force=True)
         print(f"{name}: test accuracy {100 * acc:.2f} % -> {out / name}.*")
     if args.guides:
         t = time.perf_counter()

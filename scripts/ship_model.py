@@ -19,9 +19,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import shutil
 import sys
 from pathlib import Path
+
+from innverse.data.io import atomic_write_bytes
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "innverse" / "weights"
 
@@ -146,9 +147,10 @@ def main() -> int:
     if prev is not None:
         _add_lineage(card, prev)
     WEIGHTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(w_f, dest)
-    (WEIGHTS / f"{args.name}.json").write_text(json.dumps(cfg, indent=2) + "\n")
-    (WEIGHTS / f"{args.name}.card.json").write_text(json.dumps(card, indent=2) + "\n")
+    atomic_write_bytes(dest, w_f.read_bytes(), force=True)
+    atomic_write_bytes(WEIGHTS / f"{args.name}.json", (json.dumps(cfg, indent=2) + "\n").encode(), force=True)
+    card_bytes = (json.dumps(card, indent=2) + "\n").encode()
+    atomic_write_bytes(WEIGHTS / f"{args.name}.card.json", card_bytes, force=True)
     print(f"shipped {args.name}: {card['steps']} steps x {recipe['batch_size']} -> {dest}")
     return 0
 

@@ -174,6 +174,8 @@ def test_model_contract(kind: str, dtype: torch.dtype, device: str) -> None:
     elif info.role == "eps-model":
         assert isinstance(m, EpsModel)
         assert out.shape == x.shape
+    elif info.role == "separator":  # I -> (T_hat, R_hat), both of the input's shape
+        assert len(out) == 2 and out[0].shape == out[1].shape == x.shape
     elif info.role == "classifier":  # images on [0, 1] -> logits; attacks differentiate through the input
         assert out.shape == (x.shape[0], m.config["classes"])
         assert m(x.clone().requires_grad_(True)).requires_grad

@@ -243,6 +243,12 @@ def test_atomic_write_hands_the_writer_a_path(tmp_path):
     assert sorted(x.name for x in tmp_path.iterdir()) == ["f.bin"]
     q = io.atomic_write_bytes(tmp_path / "g.bin", lambda f: f.write(b"xy"))  # file-object writers too
     assert q.read_bytes() == b"xy"
+    r = io.atomic_write_bytes(tmp_path / "h.bin", b"raw")  # and the bytes themselves
+    assert r.read_bytes() == b"raw"
+    with pytest.raises(UserError, match="output exists"):
+        io.atomic_write_bytes(r, b"again")
+    assert io.atomic_write_bytes(r, b"again", force=True).read_bytes() == b"again"
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["f.bin", "g.bin", "h.bin"]
 
 
 def test_unwritable_folder(tmp_path):

@@ -14,9 +14,9 @@ __version__ = "0.1.0"
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs ~20 ms of every start-up
 if TYPE_CHECKING:
-    from innverse.api import deblur, denoise, estimate_noise, superres
+    from innverse.api import deblur, denoise, estimate_noise, remove_reflection, superres
 
-_LAZY = {"deblur", "denoise", "estimate_noise", "superres"}
+_LAZY = {"deblur", "denoise", "estimate_noise", "remove_reflection", "superres"}
 
 
 def __getattr__(name: str) -> object:
@@ -28,4 +28,4 @@ def __getattr__(name: str) -> object:
         return getattr(api, name)
     raise AttributeError(f"module 'innverse' has no attribute {name!r}")
 
-__all__ = ["__version__", "deblur", "denoise", "estimate_noise", "superres"]
+__all__ = ["__version__", "deblur", "denoise", "estimate_noise", "remove_reflection", "superres"]

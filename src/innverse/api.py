@@ -34,6 +34,7 @@ import torch
 from innverse.convention import as_batch
 from innverse.data import color as colorlib
 from innverse.data.kernels import load_kernel
+from innverse.devices import resolve_device
 from innverse.errors import UserError
 from innverse.solvers.denoise import (
     BLIND_DENOISER,
@@ -45,12 +46,11 @@ from innverse.solvers.denoise import (
     get_denoiser,
     get_estimator,
     min_size_of,
-    resolve_device,
     sigma_list,
 )
 from innverse.solvers.pnp import DEFAULT_LAMBDA, DEFAULT_MAX_ITER, deblur_tensor
 
-__all__ = ["denoise", "estimate_noise", "deblur", "superres"]
+__all__ = ["denoise", "estimate_noise", "deblur", "superres", "remove_reflection"]
 
 
 def _check_color(color: str) -> str:
@@ -196,3 +196,20 @@ def superres(y: Any, scale: int = 4, method: str = "indigo", **kwargs: Any) -> A
 
     return _superres(y, scale=scale, method=method, **kwargs)
 
+
+def remove_reflection(
+    image: Any,
+    model: Any = "durrnet-lite",
+    *,
+    tile: int | None = 512,
+    overlap: int | None = None,
+    device: str | torch.device | None = None,
+) -> tuple[Any, Any]:
+    """Remove the reflection from a photograph taken through glass (DURRNet): returns ``(T, R)``, the
+    transmission and the reflection, each in the input's kind, dtype and layout (module conventions;
+    gray images give gray results).  ``model``: a shipped name, a folder written by ``innverse train
+    durrnet`` or a model; ``tile``/``overlap``: tiled inference (``tile=None``: whole images).  See
+    :func:`innverse.apps.dereflect.remove_reflection`."""
+    from innverse.apps.dereflect import remove_reflection as _remove_reflection
+
+    return _remove_reflection(image, model, tile=tile, overlap=overlap, device=device)

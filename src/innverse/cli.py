@@ -31,10 +31,15 @@ def _finish_parsers(parser: argparse.ArgumentParser, prog_key: str = "_prog") ->
     """Give ``parser`` and its nested subcommand parsers the formatter and their error prefix."""
     parser.formatter_class = help_formatter(parser.formatter_class)
     parser.set_defaults(**{prog_key: parser.prog})
+    _PARSERS[parser.prog] = parser
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for sub in set(action.choices.values()):
                 _finish_parsers(sub, prog_key)
+
+
+#: every parser by its ``prog``, so that unknown options are reported by the subcommand they follow
+_PARSERS: dict[str, argparse.ArgumentParser] = {}
 
 
 def _available(name: str) -> bool:
@@ -90,7 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``innverse`` command; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # reported with the prefix and usage of the (sub)command they were given to
+        _PARSERS.get(getattr(args, "_prog", ""), parser).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "_run", None):
         parser.print_help()
         return 0

@@ -13,6 +13,9 @@ from innverse.commands.files import (
     is_sample_output,
     plan_jobs,
     plan_sample,
+    read_reference,
+    sample_or_inputs,
+    write_sample_outputs,
     write_sample_png,
 )
 from innverse.errors import UserError
@@ -81,3 +84,62 @@ def test_sample_marker(tmp_path):
     assert not is_sample_output(tmp_path / "junk.png")
     job = plan_sample(str(tmp_path) + "/", {"result": "s.png", "noisy": "s_noisy.png"}, Path("sample.png"))
     assert job.replace == {tmp_path / "s.png"} and job.extras == {"noisy": tmp_path / "s_noisy.png"}
+
+
+def test_sample_or_inputs(tmp_path, monkeypatch):
+    import argparse
+
+    monkeypatch.chdir(tmp_path)
+
+    def ns(inputs, sample=False, clean=None):
+        return argparse.Namespace(inputs=inputs, sample=sample, clean=clean)
+
+    assert sample_or_inputs(ns([], sample=True)) == (True, [])
+    assert sample_or_inputs(ns(["sample"])) == (True, ["sample"])  # no file of that name here
+    assert sample_or_inputs(ns(["a.png"], clean="c.png")) == (False, ["a.png"])
+    assert sample_or_inputs(argparse.Namespace(inputs=["a.png"], sample=False)) == (False, ["a.png"])
+    for bad, msg in (
+        (ns(["a.png"], sample=True), "--sample takes no INPUT"),
+        (ns([]), "no INPUT given"),
+        (ns(["a.png", "b.png"], clean="c.png"), "--clean needs exactly one input file"),
+        (ns([], sample=True, clean="c.png"), "--clean needs exactly one input file"),
+    ):
+        with pytest.raises(UserError, match=msg):
+            sample_or_inputs(bad)
+    (tmp_path / "sample").write_text("x")
+    assert sample_or_inputs(ns(["sample"])) == (False, ["sample"])  # an existing file is an input
+
+
+def test_read_reference(tmp_path):
+    ref = put(tmp_path / "r.png", noisy(16, 16))
+    assert read_reference(None, (1, 16, 16)) is None
+    assert read_reference(str(ref), (1, 16, 16)).shape == (1, 16, 16)
+    with pytest.raises(UserError, match=r"reference is \(16, 16\), the input is \(8, 8\) × 2 pages"):
+        read_reference(str(ref), (2, 8, 8))
+
+
+def test_write_sample_outputs_writes_what_is_to_be_written(tmp_path):
+    class Rep:
+        def __init__(self):
+            self.lines = []
+
+        def info(self, line):
+            self.lines.append(line)
+
+    job = plan_sample(str(tmp_path), {"result": "s.png", "compare": "s_compare.png"}, tmp_path / "src.png")
+    img = noisy(12, 12)
+    made = []
+
+    def figure():
+        made.append(1)
+        return img
+
+    rep = Rep()
+    outputs = [(job.dst, "test result", img), (job.extras["compare"], "test comparison", figure)]
+    write_sample_outputs(job, outputs, False, rep, "summary")
+    assert is_sample_output(job.dst) and is_sample_output(job.extras["compare"]) and made == [1]
+    assert rep.lines == ["summary", f"wrote {job.dst}, {job.extras['compare']}"]
+    job.keep.add(job.extras["compare"])  # kept (--skip-existing): neither made nor written again
+    rep = Rep()
+    write_sample_outputs(job, outputs, True, rep, "again")
+    assert made == [1] and rep.lines == ["again"]

@@ -9,15 +9,29 @@ import pytest
 import torch
 
 from conftest import require_data
-from innverse.data.degrade import blur, psf2otf, seeded_noise
+from innverse import metrics
+from innverse.data.degrade import add_seeded_noise, blur, psf2otf, psnr, seeded_noise
 from innverse.data.kernels import load_kernel
 from innverse.errors import UserError
 
 
 def test_seeded_noise_convention():
-    n = seeded_noise((1, 1, 4, 5), 25, seed=7)
+    n = seeded_noise((1, 1, 4, 5), 25, 7)
     ref = 25 / 255 * torch.randn(1, 1, 4, 5, generator=torch.Generator().manual_seed(7))
     assert n.dtype == torch.float32 and torch.equal(n, ref)
+    x = torch.rand(1, 1, 4, 5, dtype=torch.float64)
+    assert torch.equal(seeded_noise(x, 25, 7), ref)
+    assert torch.equal(add_seeded_noise(x, 25, 7), x + ref.double())
+
+
+def test_psnr_is_the_metric_over_the_whole_array():
+    rng = np.random.default_rng(0)
+    ref = rng.random((2, 9, 7, 3), dtype=np.float32)  # two pages of a colour image
+    x = np.clip(ref + rng.normal(0, 0.1, ref.shape).astype(np.float32), 0, 1)
+    mse = float(np.mean((x.astype(np.float64) - ref) ** 2))
+    assert psnr(x, ref) == pytest.approx(10 * math.log10(1 / mse), abs=1e-10)
+    assert psnr(x, ref) == float(metrics.psnr(x.reshape(1, -1), ref.reshape(1, -1))[0])
+    assert psnr(torch.from_numpy(x), ref) == psnr(x, ref) and psnr(ref, ref) == math.inf
 
 
 def test_fft_blur_matches_circular_convolution():

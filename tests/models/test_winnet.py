@@ -275,13 +275,13 @@ def test_cuda_matches_cpu():
 def test_tiled_winnet_equals_whole_image():
     """Default tiling (256, overlap 32) changes PSNR by <= 0.01 dB (shipped s25 weights, the first
     512x512 Set12 image with its seeded noise; measured 0.0011 dB)."""
-    from innverse.data.testsets import add_seeded_noise, load_set
+    from innverse.bench.protocol import add_seeded_noise, load_images
     from innverse.models import pretrained
     from innverse.solvers.tiled import tiled_apply
 
     require_data("Set12")
     m = pretrained("winnet-s25")
-    i, (_, x) = next((i, im) for i, im in enumerate(load_set("Set12")) if im[1].shape[-1] == 512)
+    i, (_, x) = next((i, im) for i, im in enumerate(load_images("Set12")) if im[1].shape[-1] == 512)
     y = add_seeded_noise(x, 25, i)
     with torch.no_grad():
         whole = m(y, 25 / 255).clamp(0, 1)

@@ -10,7 +10,7 @@ import innverse.api as api
 from _standins import BlurDenoiser, MadEstimator, smooth_image
 from conftest import require_data
 from innverse.data import color as colorlib
-from innverse.data.degrade import add_noise, psnr
+from innverse.data.degrade import add_seeded_noise, psnr
 from innverse.errors import UserError
 from innverse.solvers.denoise import (
     CALL_PIXELS,
@@ -18,7 +18,6 @@ from innverse.solvers.denoise import (
     DEFAULT_TILE,
     check_sigma,
     denoise_tensor,
-    resolve_device,
 )
 
 
@@ -39,15 +38,6 @@ def test_check_sigma():
         with pytest.raises(UserError):
             check_sigma(bad)
     assert issubclass(UserError, ValueError)
-
-
-def test_resolve_device():
-    assert resolve_device("cpu").type == "cpu"
-    if not torch.cuda.is_available():
-        with pytest.raises(UserError, match="CUDA is not available"):
-            resolve_device("cuda")
-    with pytest.raises(UserError):
-        resolve_device("tpu")
 
 
 @pytest.mark.parametrize(
@@ -75,7 +65,7 @@ def test_denoise_alpha_passthrough():
 
 def test_denoise_improves_and_blind_reports_sigma():
     clean = smooth_image(96, 96)
-    noisy = add_noise(clean, 25, seed=3)
+    noisy = add_seeded_noise(clean, 25, 3)
     out, info = api.denoise(noisy, model=BlurDenoiser(), estimator=MadEstimator(), return_info=True)
     assert info["estimated"] and abs(info["sigma"][0] - 25) < 3
     assert psnr(out, clean) > psnr(noisy, clean) + 3
@@ -86,7 +76,7 @@ def test_denoise_improves_and_blind_reports_sigma():
 
 
 def test_denoise_tiled_equals_untiled_api():
-    noisy = add_noise(smooth_image(150, 130, c=3), 15, seed=0)
+    noisy = add_seeded_noise(smooth_image(150, 130, c=3), 15, 0)
     a = api.denoise(noisy, sigma=15, model=BlurDenoiser(), tile=None)
     b = api.denoise(noisy, sigma=15, model=BlurDenoiser(), tile=64, overlap=24)
     assert abs(psnr(a, noisy) - psnr(b, noisy)) < 0.01
@@ -189,7 +179,7 @@ def test_colour_tiles_equal_the_whole_image_transform(space):
 
 def test_colour_tiled_blur_within_a_hundredth_of_a_db():
     clean = smooth_image(150, 130, c=3)
-    noisy = add_noise(clean, 15, seed=0)
+    noisy = add_seeded_noise(clean, 15, 0)
     # "rgb": the stand-in blurs a whole batch at its mean σ, so the three σ must agree here
     a = denoise_tensor(noisy, 15 / 255, BlurDenoiser(), tile=None, color="rgb")
     b = denoise_tensor(noisy, 15 / 255, BlurDenoiser(), tile=64, overlap=DEFAULT_OVERLAP, color="rgb")
@@ -227,14 +217,15 @@ def test_ensemble_runs_per_tile():
 @pytest.mark.data
 def test_shipped_models_blind_colour_on_a_set_image():
     """The default blind colour path (NENet + winnet-blind, opponent colour) on a CBSD68 crop."""
-    from innverse.data.testsets import list_images
+    from innverse.bench.protocol import resolve_set
+    from innverse.data.listing import list_images
 
     require_data("CBSD68")
     from innverse.data.io import read_image
 
-    img, _ = read_image(list_images("CBSD68")[0])
+    img, _ = read_image(list_images(resolve_set("CBSD68"))[0])
     clean = torch.from_numpy(np.ascontiguousarray(img[:96, :128].transpose(2, 0, 1)))[None].float()
-    noisy = add_noise(clean, 25, seed=0)
+    noisy = add_seeded_noise(clean, 25, 0)
     out, info = api.denoise(noisy, return_info=True)
     assert info["estimated"] and abs(info["sigma"][0] - 25) < 2
     assert psnr(out, clean) > psnr(noisy, clean) + 6
@@ -256,7 +247,7 @@ def test_real_winnet_and_nenet_small_crop():
 
     img, _ = read_image(require_data("Set12", "05.png"))
     clean = torch.from_numpy(img[96:160, 96:160].copy())[None, None]
-    noisy = add_noise(clean, 25, seed=0)
+    noisy = add_seeded_noise(clean, 25, 0)
     out = api.denoise(noisy, sigma=25, model=str(winnet), tile=None)
     assert psnr(out, clean) > psnr(noisy, clean) + 4
     sigma = api.estimate_noise(noisy[0, 0].numpy(), estimator=str(nenet))

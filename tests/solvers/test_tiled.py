@@ -8,7 +8,7 @@ import torch
 
 from _standins import BlurDenoiser, smooth_image
 from conftest import require_data
-from innverse.data.degrade import add_noise, psnr
+from innverse.data.degrade import add_seeded_noise, psnr
 from innverse.solvers.denoise import DEFAULT_OVERLAP, DEFAULT_TILE
 from innverse.solvers.tiled import _axis_windows, tile_grid, tile_starts, tiled_apply
 
@@ -67,7 +67,7 @@ def test_fn_returning_its_input_view_leaves_the_input_alone():
 
 def test_tiled_matches_untiled_blur():
     clean = smooth_image(200, 170)
-    noisy = add_noise(clean, 25, seed=0)
+    noisy = add_seeded_noise(clean, 25, 0)
     den = BlurDenoiser()
     whole = den(noisy, 25 / 255)
     tiled = tiled_apply(lambda t: den(t, 25 / 255), noisy, tile=64, overlap=24)
@@ -115,7 +115,7 @@ def test_shipped_winnet_tiled_equals_whole_image_on_a_synthetic_image():
     m = load_model("winnet-s25")
     g = torch.Generator().manual_seed(0)
     clean = smooth_image(136, 152, seed=2) + 0.05 * (torch.rand(1, 1, 136, 152, generator=g) > 0.5)
-    noisy = add_noise(clean.clamp(0, 1), 25, seed=1)
+    noisy = add_seeded_noise(clean.clamp(0, 1), 25, 1)
     with torch.no_grad():
         whole = m(noisy, 25 / 255)
         tiled = tiled_apply(lambda t: m(t, 25 / 255), noisy, tile=64, overlap=DEFAULT_OVERLAP)
@@ -126,12 +126,12 @@ def test_shipped_winnet_tiled_equals_whole_image_on_a_synthetic_image():
 @pytest.mark.data
 def test_tiled_within_a_hundredth_of_a_db_on_set12():
     """Every Set12 image at σ = 25, shipped weights: the default tiling and 128-px tiles (more seams)."""
-    from innverse.data.testsets import load_set, seeded_noise
+    from innverse.bench.protocol import load_images, seeded_noise
     from innverse.models import load_model
 
     require_data("Set12")
     m = load_model("winnet-s25")
-    for i, (_, x) in enumerate(load_set("Set12")):
+    for i, (_, x) in enumerate(load_images("Set12")):
         y = x + seeded_noise(x.shape, 25, i)
         with torch.no_grad():
             ref = psnr(m(y, 25 / 255).clamp(0, 1), x)

@@ -199,6 +199,31 @@ def test_validate_uses_the_seeded_noise_convention(data_dir: Path):
         mse = ((x + n).clamp(0, 1).double() - x.double()).square().mean().item()
         ref.append(10 * np.log10(1 / mse))
     assert psnr == pytest.approx(float(np.mean(ref)), abs=1e-9)
+    # the benchmark protocol's loop, exactly: validation and published scores are one computation
+    from innverse.bench.protocol import mean_psnr, mean_sigma_error
+    from innverse.train.tasks.noisy_patches import validate_estimator
+
+    assert psnr == mean_psnr(lambda y: y, imgs, 25.0)
+    estimate = lambda y: torch.tensor([20 / 255])  # noqa: E731
+    assert validate_estimator(estimate, imgs, 25.0) == mean_sigma_error(estimate, imgs, 25.0)
+
+
+def test_rank_device_is_the_library_rule():
+    from innverse.train.distributed import DistInfo
+    from innverse.train.engine import rank_device
+
+    one, second_of_two = DistInfo(), DistInfo(rank=1, world_size=2, local_rank=1)
+    assert rank_device("cpu", one) == rank_device("cpu", second_of_two) == torch.device("cpu")
+    with pytest.raises(UserError, match="expected cpu, cuda or auto"):
+        rank_device("cuda:0", one)
+    if torch.cuda.is_available():
+        assert rank_device("auto", one) == torch.device("cuda", torch.cuda.current_device())
+        if torch.cuda.device_count() > 1:
+            assert rank_device("cuda", second_of_two) == torch.device("cuda", 1)
+    else:
+        assert rank_device("auto", one) == torch.device("cpu")
+        with pytest.raises(UserError, match="--device 'cuda': CUDA is not available"):
+            rank_device("cuda", one)
 
 
 # ----------------------------------------------------------------------- resume, NaN, clobber

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from innverse.data.degrade import add_seeded_noise, seeded_noise
 from innverse.errors import UserError
 from innverse.metrics import psnr, ssim
 
@@ -61,26 +62,6 @@ LUMA = (0.299, 0.587, 0.114)
 
 #: an image of a set: ``(file name, (1, C, H, W) float32 tensor)`` or the bare tensor
 Image = tuple[str, Tensor] | Tensor
-
-
-# ------------------------------------------------------------------------------------------- noise
-def seeded_noise(x: Tensor | Sequence[int], sigma255: float, index: int) -> Tensor:
-    """The benchmark noise of image ``index`` at level ``sigma255`` (0-255 scale).
-
-    ``sigma255/255 * randn(shape)`` drawn in float32 on the CPU from
-    ``torch.Generator().manual_seed(index)``; ``shape`` is ``x.shape`` for a tensor ``x`` (the
-    noise is then moved to ``x``'s device) or ``x`` itself.  The same index gives the same pattern
-    at every level.
-    """
-    shape = tuple(x.shape) if isinstance(x, Tensor) else tuple(int(s) for s in x)
-    g = torch.Generator().manual_seed(int(index))
-    n = (float(sigma255) / 255.0) * torch.randn(shape, generator=g, dtype=torch.float32)
-    return n.to(x.device) if isinstance(x, Tensor) else n
-
-
-def add_seeded_noise(x: Tensor, sigma255: float, index: int) -> Tensor:
-    """``x + seeded_noise(x, sigma255, index)``: the noisy image ``index`` of a set, not clipped."""
-    return x + seeded_noise(x, sigma255, index)
 
 
 # ---------------------------------------------------------------------------------------- test sets

@@ -14,7 +14,8 @@ __all__ = ["COMMANDS", "SUMMARIES"]
 
 #: subcommands, in the order ``innverse --help`` lists them (absent modules are left out)
 COMMANDS = [
-    "denoise", "deblur", "superres", "hide", "reveal", "sample", "train", "benchmark", "models", "wavelet",
+    "denoise", "deblur", "superres", "dereflect", "hide", "reveal", "attack", "sample", "train", "benchmark",
+    "models", "wavelet",
 ]
 
 #: one-line help of each subcommand; a command missing here is imported to build the top-level help
@@ -22,11 +23,13 @@ SUMMARIES = {
     "denoise": "denoise images (files or folders) with WINNet",
     "deblur": "deblur images with a known kernel (plug-and-play WINNet)",
     "superres": "super-resolve images with INDigo (INN-guided diffusion) or a baseline",
+    "dereflect": "remove reflections from photos taken through glass (DURRNet)",
     "hide": "hide secret images in a cover image (HiNet, invertible)",
     "reveal": "reveal the secret images hidden in a stego image by 'innverse hide'",
+    "attack": "adversarial images for a Fashion-MNIST classifier (AdvINN, PGD, FGSM, C&W)",
     "sample": "sample images from a diffusion prior (DDIM / DDPM)",
     "train": "train a model (innverse train lists the tasks)",
-    "benchmark": "score denoisers and deblurring on test sets (tables, JSON, plots)",
+    "benchmark": "reproduce the published tables: restoration, diffusion, flows, hiding, attacks",
     "models": "list the shipped pretrained models, their scores, and which --sigma uses which",
     "wavelet": "classical wavelet denoising (BayesShrink / VisuShrink)",
 }

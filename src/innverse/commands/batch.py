@@ -8,14 +8,16 @@ written, as every write is atomic) and says how many files were done (exit 130).
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
+from typing import Any
 
-from innverse.commands.files import Job
+from innverse.commands.files import Job, check_jobs, plan_jobs, plan_sample
 from innverse.commands.options import Reporter, plural
 from innverse.errors import UserError
 
-__all__ = ["run_jobs", "INTERRUPTED"]
+__all__ = ["run_jobs", "run_restoration", "INTERRUPTED"]
 
 #: exit code after Ctrl-C
 INTERRUPTED = 130
@@ -73,3 +75,39 @@ def run_jobs(jobs: list[Job], process: Callable[[Job], None], rep: Reporter, ver
     extra = f" ({skipped} skipped)" if skipped else ""
     rep.info(f"done: {plural(done, 'file')} {verb}{extra}")
     return 0
+
+
+def run_restoration(
+    args: argparse.Namespace,
+    rep: Reporter,
+    sample: bool,
+    inputs: list[str],
+    sample_names: dict[str, str],
+    load: Callable[[], Any],
+    process: Callable[[Any, Job], None],
+    process_sample: Callable[[Any, Job], None],
+) -> int:
+    """Plan, check and run the jobs of a restoration command (``denoise``, ``deblur``).
+
+    A ``--sample`` run (``sample``) is one job on the bundled photo, its files named by
+    ``sample_names`` (:func:`~innverse.commands.files.plan_sample`; ``--in-place`` is refused);
+    otherwise one job per input image, with ``<stem>_compare.png`` under ``--compare``.  The
+    overwrite rules are applied before ``load()`` builds the state (the models) once, which is
+    only done when some job has anything to write; then ``process(state, job)`` (or
+    ``process_sample``) runs on every job (:func:`run_jobs`).
+    """
+    if sample:
+        from innverse.data.io import sample_path
+
+        if args.in_place:
+            raise UserError("--in-place cannot be used with --sample")
+        jobs = [plan_sample(args.output, sample_names, sample_path())]
+        check_jobs(jobs, args.force, args.skip_existing, False)
+    else:
+        jobs = plan_jobs(inputs, args.output, args.in_place, ["compare"] if args.compare else [], rep.warn)
+        check_jobs(jobs, args.force, args.skip_existing, args.in_place)
+    if all(j.skipped for j in jobs):
+        return run_jobs(jobs, lambda j: None, rep)
+    state = load()
+    step = process_sample if sample else process
+    return run_jobs(jobs, lambda j: step(state, j), rep)

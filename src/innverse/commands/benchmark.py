@@ -45,16 +45,16 @@ def _common(p: argparse.ArgumentParser, data_default: str | None = None) -> None
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``innverse benchmark`` and its ``denoise`` / ``blind`` / ``deblur`` tasks."""
+    """Register ``innverse benchmark`` and its tasks (restoration, diffusion, flows, hiding, attacks)."""
     from innverse.bench.blind import BLIND_SIGMAS
     from innverse.bench.deblur import DEFAULT_BORDER, DEFAULT_NOISE
 
     p = subparsers.add_parser(
         "benchmark",
-        help="score denoisers and deblurring on test sets (tables, JSON, plots)",
-        description="Reproducible benchmarks on test sets with seeded noise (image i of a set gets "
-        "noise from torch.Generator().manual_seed(i)). Writes <task>.md, <task>.json and PNG figures "
-        "into --out and prints the Markdown table.",
+        help="reproduce the published tables: restoration, diffusion, flows, hiding, attacks",
+        description="Reproducible benchmarks on fixed test sets with seeded degradations (image i of a "
+        "set gets noise from torch.Generator().manual_seed(i)). Writes <task>.md, <task>.json and PNG "
+        "figures into --out and prints the Markdown table.",
     )
     sub = p.add_subparsers(dest="task", metavar="TASK", required=True)
 
@@ -117,22 +117,77 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     c.add_argument("--lam", type=float, metavar="L", help="PnP lambda (solver default)")
     c.add_argument("--border", type=int, default=DEFAULT_BORDER, metavar="PX", help="metric border")
 
-    # superres builds its options from the library (torch) only when it runs: keep --help fast
+    # the options of the library benchmarks come from their modules (each imports only torch)
+    from innverse.bench.attack import add_attack_arguments
+    from innverse.bench.glow import add_glow_arguments
+    from innverse.bench.hiding import add_hiding_arguments
+    from innverse.bench.posterior import add_posterior_arguments
+    from innverse.bench.superres import add_superres_arguments
+
     s = sub.add_parser(
         "superres",
         help="INDigo vs DPS, DDRM, ILVR, bicubic and the INN alone on Fashion-MNIST 4x super-resolution",
-        add_help=False,
+        description="INDigo and its baselines on Fashion-MNIST 4x super-resolution (PSNR, SSIM, FID "
+        "(local features), consistency error, seconds per image). Writes superres.md, superres.json and "
+        "figure grids.",
     )
-    s.add_argument("-h", "--help", action="store_true", dest="superres_help", help=argparse.SUPPRESS)
-    s.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-
+    add_superres_arguments(s)
     h = sub.add_parser(
         "hiding",
         help="HiNet image hiding vs LSB substitution after an 8-bit PNG round trip, with steganalysis",
-        add_help=False,
+        description="HiNet image hiding vs LSB substitution (8-bit PNG round trip): PSNR/SSIM of stego "
+        "and revealed images, steganalysis accuracy, seconds per image.",
     )
-    h.add_argument("-h", "--help", action="store_true", dest="hiding_help", help=argparse.SUPPRESS)
-    h.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    add_hiding_arguments(h)
+    q = sub.add_parser(
+        "posterior",
+        help="posterior INNs and cINNs (8 modes, inverse kinematics): MMD, re-simulation, calibration",
+        description="Posterior INN and cINN on the 8-modes toy and the inverse-kinematics arm: posterior "
+        "MMD against the exact or ABC posterior, re-simulation error, calibration error, training "
+        "seconds, with FrEIA's cINN side by side. Writes posterior.md, posterior.json and plots.",
+    )
+    add_posterior_arguments(q)
+    w = sub.add_parser(
+        "glow",
+        help="Glow on Fashion-MNIST: test bits/dim, ablation, normflows side by side, memory, samples",
+        description="Glow on Fashion-MNIST: test bits/dim against an independent-pixel histogram, the "
+        "paper's coupling/permutation ablation, normflows' Glow side by side, InvertibleCheckpoint "
+        "memory, and sample grids. Writes glow.md, glow.json and sample grids.",
+    )
+    add_glow_arguments(w)
+    k = sub.add_parser(
+        "attack",
+        help="AdvINN vs FGSM, PGD and C&W on Fashion-MNIST: ASR, L2, Linf, SSIM, PSNR, FID (local)",
+        description="Adversarial attacks on the Fashion-MNIST classifier at one L-infinity budget: attack "
+        "success rate, L2, L-infinity, SSIM, PSNR, FID (local features), transfer success rate to a "
+        "second classifier and seconds per image. Writes attack.md, attack.json and a figure.",
+    )
+    add_attack_arguments(k)
+
+    # dereflect's options need no more than torch (imported above): registered directly
+    from innverse.bench.dereflect import add_dereflect_arguments
+
+    r = sub.add_parser(
+        "dereflect",
+        help="reflection removal: DURRNet, ablations and the U-Net on the fixed synthetic test pairs",
+        description="Reflection removal on the fixed synthetic test pairs (CBSD68[56:] centre crops mixed "
+        "by ERRNet's synthesis, seeded): PSNR/SSIM of T and R, seconds per megapixel, parameters and "
+        "GFLOP per megapixel of each model and of the input itself. Writes dereflect.md, dereflect.json "
+        "and dereflect.png.",
+    )
+    add_dereflect_arguments(r)
+
+    # ddpm's options need no more than torch (imported above): registered directly
+    from innverse.bench.ddpm import add_ddpm_arguments
+
+    g = sub.add_parser(
+        "ddpm",
+        help="diffusion-prior sample quality per DDPM/DDIM sampler: FID (local features), top-class prob.",
+        description="Sample quality of a Fashion-MNIST diffusion prior per sampler: FID (local features) "
+        "against the test images, with training images as the floor, the classifier's mean top-class "
+        "probability and class spread, and seconds per sample. Writes ddpm.md, ddpm.json and sample grids.",
+    )
+    add_ddpm_arguments(g)
     return p
 
 
@@ -264,31 +319,45 @@ def _deblur(args: argparse.Namespace) -> int:
 
 
 def _superres(args: argparse.Namespace) -> int:
-    from innverse.bench.superres import add_superres_arguments, run_superres_from_args
+    from innverse.bench.superres import run_superres_from_args
 
-    p = argparse.ArgumentParser(
-        prog="innverse benchmark superres",
-        description="INDigo and its baselines on Fashion-MNIST 4x super-resolution",
-    )
-    add_superres_arguments(p)
-    if args.superres_help:
-        p.print_help()
-        return 0
-    return run_superres_from_args(p.parse_args(args.rest))
+    return run_superres_from_args(args)
 
 
 def _hiding(args: argparse.Namespace) -> int:
-    from innverse.bench.hiding import add_hiding_arguments, run_hiding
+    from innverse.bench.hiding import run_hiding
 
-    p = argparse.ArgumentParser(
-        prog="innverse benchmark hiding",
-        description="HiNet image hiding vs LSB substitution (8-bit PNG round trip)",
-    )
-    add_hiding_arguments(p)
-    if args.hiding_help:
-        p.print_help()
-        return 0
-    return run_hiding(p.parse_args(args.rest))
+    return run_hiding(args)
+
+
+def _posterior(args: argparse.Namespace) -> int:
+    from innverse.bench.posterior import run_posterior
+
+    return run_posterior(args)
+
+
+def _glow(args: argparse.Namespace) -> int:
+    from innverse.bench.glow import run_glow
+
+    return run_glow(args)
+
+
+def _attack(args: argparse.Namespace) -> int:
+    from innverse.bench.attack import run_attack_benchmark
+
+    return run_attack_benchmark(args)
+
+
+def _dereflect(args: argparse.Namespace) -> int:
+    from innverse.bench.dereflect import run_dereflect
+
+    return run_dereflect(args)
+
+
+def _ddpm(args: argparse.Namespace) -> int:
+    from innverse.bench.ddpm import run_ddpm_from_args
+
+    return run_ddpm_from_args(args)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -299,5 +368,10 @@ def run(args: argparse.Namespace) -> int:
         "deblur": _deblur,
         "superres": _superres,
         "hiding": _hiding,
+        "dereflect": _dereflect,
+        "ddpm": _ddpm,
+        "posterior": _posterior,
+        "glow": _glow,
+        "attack": _attack,
     }
     return tasks[args.task](args)

@@ -15,19 +15,17 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 from typing import Any
 
-from innverse.commands.batch import run_jobs
+from innverse.commands.batch import run_restoration
 from innverse.commands.denoise import sigma_text
 from innverse.commands.files import (
-    check_jobs,
     pages_text,
-    plan_jobs,
-    plan_sample,
     read_input,
-    write_output,
-    write_sample_png,
+    read_reference,
+    sample_or_inputs,
+    write_results,
+    write_sample_outputs,
 )
 from innverse.commands.options import (
     BLIND_DENOISER,
@@ -123,10 +121,11 @@ class _Deblurrer:
     """Denoiser and estimator loaded once, applied per image."""
 
     def __init__(self, args: argparse.Namespace, sigma: float | None, kernel, kernel_name: str):
-        from innverse.solvers.denoise import get_denoiser, get_estimator, min_size_of, resolve_device
+        from innverse.devices import resolve_device
+        from innverse.solvers.denoise import get_denoiser, get_estimator, min_size_of
 
         self.args, self.sigma, self.kernel, self.kernel_name = args, sigma, kernel, kernel_name
-        self.device = resolve_device(args.device)
+        self.device = resolve_device(args.device, option="--device")
         self.name = str(args.model or BLIND_DENOISER)
         self.est_name = str(args.estimator or NOISE_ESTIMATOR)
         self.den = get_denoiser(self.name, None, self.device)
@@ -169,53 +168,41 @@ class _Deblurrer:
 def _one(d: _Deblurrer, job, args: argparse.Namespace, rep: Reporter) -> None:
     import numpy as np
 
-    from innverse.commands.figures import compare_figure, psnr_text
-    from innverse.data.degrade import psnr
-    from innverse.data.io import check_writable, from_tensor, to_tensor, write_image
+    from innverse.data.io import check_writable, from_tensor, to_tensor
 
     pages, info = read_input(job.src, min_size=d.min_size)
     if job.writes(job.dst):
         check_writable(job.dst, info)
-    clean = None
-    if args.clean is not None:
-        clean, _ = read_input(Path(args.clean))
-        if clean.shape != pages.shape:
-            raise UserError(f"{args.clean}: reference is {clean.shape[1:]}, the input is {pages.shape[1:]}")
+    clean = read_reference(args.clean, pages.shape)
     outs, infos = [], []
     for page in pages:
         out_t, pinfo = d(to_tensor(page), str(job.src))
         outs.append(from_tensor(out_t))
         infos.append(pinfo)
-    out = np.stack(outs)
-    p_in = p_out = None
-    if clean is not None:
-        p_in, p_out = psnr(pages, clean), psnr(np.clip(out, 0, 1), clean)
-    if job.writes(job.dst):
-        write_output(job.dst, out, info, job.force(job.dst, args.force), rep.note)
-    cmp = job.extras.get("compare")
-    if cmp is not None and job.writes(cmp):
-        first = "" if len(pages) == 1 else f" (page 1 of {len(pages)})"
-        panels = [
-            (pages[0], ["blurred input" + first, psnr_text(p_in) or f"kernel {d.kernel_name}"]),
-            (out[0], [f"deblurred: {d.name}", psnr_text(p_out)]),
-        ]
-        if clean is not None:
-            panels.append((clean[0], ["sharp reference"]))
-        write_image(cmp, compare_figure(panels), 8, force=job.force(cmp, args.force))
-    msg = f"{job.src} -> {job.dst}  ({d.describe(infos, args.sigma is None)}"
-    if p_out is not None:
-        msg += f", PSNR {p_in:.2f} -> {p_out:.2f} dB"
-    rep.info(msg + ")")
+    write_results(
+        job,
+        pages,
+        info,
+        np.stack(outs),
+        clean,
+        args.force,
+        rep,
+        input_label="blurred input",
+        input_note=f"kernel {d.kernel_name}",
+        result_label=f"deblurred: {d.name}",
+        clean_label="sharp reference",
+        description=d.describe(infos, args.sigma is None),
+    )
 
 
 def _run_sample(d: _Deblurrer, job, args: argparse.Namespace, rep: Reporter, noise: float) -> None:
     from innverse.commands.figures import compare_figure, psnr_text
-    from innverse.data.degrade import add_noise, blur, psnr
+    from innverse.data.degrade import add_seeded_noise, blur, psnr
     from innverse.data.io import from_tensor, read_image, to_tensor
 
     clean, _ = read_image(job.src)
     x = to_tensor(clean)
-    y = add_noise(blur(x, d.kernel).to(x.dtype), noise, seed=0)
+    y = add_seeded_noise(blur(x, d.kernel).to(x.dtype), noise, 0)
     out_t, pinfo = d(y, "sample", None if args.sigma is None else noise)
     blurred, res = from_tensor(y), from_tensor(out_t)
     p_in, p_out = psnr(y, x), psnr(out_t.clamp(0, 1), x)
@@ -224,24 +211,16 @@ def _run_sample(d: _Deblurrer, job, args: argparse.Namespace, rep: Reporter, noi
         (res, [f"deblurred: {d.name}", psnr_text(p_out)]),
         (clean, ["sharp original"]),
     ]
-    written = []
-    for path, what, arr in (
+    outputs = [
         (job.dst, "deblur result", res),
         (job.extras["blurred"], "deblur blurred input", blurred),
-        (job.extras["compare"], "deblur comparison", None),
-    ):
-        if not job.writes(path):
-            continue
-        write_sample_png(
-            path, compare_figure(figure) if arr is None else arr, job.force(path, args.force), what
-        )
-        written.append(str(path))
-    rep.info(
+        (job.extras["compare"], "deblur comparison", lambda: compare_figure(figure)),
+    ]
+    summary = (
         f"sample (bundled photo, kernel {d.kernel_name}, noise sigma {noise:g}, seed 0) -> {job.dst}  "
         f"({d.describe([pinfo], args.sigma is None)}, PSNR {p_in:.2f} -> {p_out:.2f} dB)"
     )
-    if len(written) > 1 or (written and written[0] != str(job.dst)):
-        rep.info("wrote " + ", ".join(written))
+    write_sample_outputs(job, outputs, args.force, rep, summary)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -257,41 +236,23 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--lam must be a positive number, got {args.lam}")
     resolve_tiling(args)
     check_names(args, "--model", "--estimator")
-    inputs = list(args.inputs)
-    sample = args.sample or (inputs == ["sample"] and not Path("sample").exists())
-    if sample and inputs and inputs != ["sample"]:
-        raise UserError("--sample takes no INPUT")
-    if not sample and not inputs:
-        raise UserError("no INPUT given (files, folders, or --sample)")
-    if args.clean is not None and (sample or len(inputs) != 1 or Path(inputs[0]).is_dir()):
-        raise UserError("--clean needs exactly one input file")
+    sample, inputs = sample_or_inputs(args)
     spec = args.kernel or (SAMPLE_KERNEL if sample else None)
     if spec is None:
         raise UserError("--kernel is required (e.g. --kernel shake:3, levin:3 or psf.npy)")
     kernel = load_kernel(spec)
-    if sample:
-        from innverse.data.io import sample_path
-
-        if args.in_place:
-            raise UserError("--in-place cannot be used with --sample")
-        job = plan_sample(
-            args.output,
-            {
-                "result": "sample_deblurred.png",
-                "blurred": "sample_blurred.png",
-                "compare": "sample_deblurred_compare.png",
-            },
-            sample_path(),
-        )
-        check_jobs([job], args.force, args.skip_existing, False)
-        if job.skipped:
-            return run_jobs([job], lambda j: None, rep)
-        d = _Deblurrer(args, sigma, kernel, str(spec))
-        noise = SAMPLE_NOISE if sigma is None else sigma
-        return run_jobs([job], lambda j: _run_sample(d, j, args, rep, noise), rep)
-    jobs = plan_jobs(inputs, args.output, args.in_place, ["compare"] if args.compare else [], rep.warn)
-    check_jobs(jobs, args.force, args.skip_existing, args.in_place)
-    if all(j.skipped for j in jobs):
-        return run_jobs(jobs, lambda j: None, rep)
-    d = _Deblurrer(args, sigma, kernel, str(spec))
-    return run_jobs(jobs, lambda j: _one(d, j, args, rep), rep)
+    noise = SAMPLE_NOISE if sigma is None else sigma
+    return run_restoration(
+        args,
+        rep,
+        sample,
+        inputs,
+        {
+            "result": "sample_deblurred.png",
+            "blurred": "sample_blurred.png",
+            "compare": "sample_deblurred_compare.png",
+        },
+        lambda: _Deblurrer(args, sigma, kernel, str(spec)),
+        lambda d, j: _one(d, j, args, rep),
+        lambda d, j: _run_sample(d, j, args, rep, noise),
+    )

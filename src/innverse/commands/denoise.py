@@ -16,18 +16,16 @@ Outputs keep the input's format and bit depth; an existing output is never repla
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from innverse.commands.batch import run_jobs
+from innverse.commands.batch import run_restoration
 from innverse.commands.files import (
-    check_jobs,
     pages_text,
-    plan_jobs,
-    plan_sample,
     read_input,
-    write_output,
-    write_sample_png,
+    read_reference,
+    sample_or_inputs,
+    write_results,
+    write_sample_outputs,
 )
 from innverse.commands.options import (
     BLIND_DENOISER,
@@ -39,7 +37,6 @@ from innverse.commands.options import (
     check_names,
     resolve_tiling,
 )
-from innverse.errors import UserError
 
 __all__ = ["add_parser", "run", "SAMPLE_SIGMA", "SUMMARY", "sigma_text"]
 
@@ -126,9 +123,10 @@ class _Denoiser:
     """Models loaded once (the gray and the colour denoiser may differ), applied per file."""
 
     def __init__(self, args: argparse.Namespace, sigma: float | None, rep: Reporter):
-        from innverse.solvers.denoise import get_estimator, resolve_device
+        from innverse.devices import resolve_device
+        from innverse.solvers.denoise import get_estimator
 
-        self.device = resolve_device(args.device)
+        self.device = resolve_device(args.device, option="--device")
         self.sigma = sigma
         self.spec = args.model
         self.rep = rep
@@ -223,96 +221,63 @@ class _Denoiser:
         return out.cpu(), float(sig[0]) * 255.0, self.sigma is None, self.names[x.shape[1]]
 
 
-def _load_clean(ref: str | None, shape: tuple[int, ...]):
-    """The clean reference, as pages like the input's."""
-    if ref is None:
-        return None
-    clean, _ = read_input(Path(ref))
-    if clean.shape != shape:
-        raise UserError(f"{ref}: reference is {_shape(clean.shape)}, the input is {_shape(shape)}")
-    return clean
-
-
-def _shape(shape: tuple[int, ...]) -> str:
-    """``P×H×W[×3]`` of :func:`read_input` as the user sees it."""
-    return str(shape[1:]) if shape[0] == 1 else f"{shape[1:]} × {shape[0]} pages"
-
-
 def _one(den: _Denoiser, job, args: argparse.Namespace, rep: Reporter) -> None:
     import numpy as np
 
-    from innverse.commands.figures import compare_figure, psnr_text
-    from innverse.data.degrade import psnr
     from innverse.data.io import check_writable, from_tensor, to_tensor
 
     pages, info = read_input(job.src, min_size=den.min_size)
     if job.writes(job.dst):
         check_writable(job.dst, info)  # e.g. a 16-bit colour TIFF without tifffile: refused before the work
-    clean = _load_clean(args.clean, pages.shape)
+    clean = read_reference(args.clean, pages.shape)
     outs, sigmas = [], []
     for page in pages:
         out_t, sigma, estimated, name = den(to_tensor(page))
         outs.append(from_tensor(out_t))
         sigmas.append(sigma)
-    out = np.stack(outs)
-    p_noisy = p_den = None
-    if clean is not None:
-        p_noisy, p_den = psnr(pages, clean), psnr(np.clip(out, 0, 1), clean)
-    if job.writes(job.dst):
-        write_output(job.dst, out, info, job.force(job.dst, args.force), rep.note)
-    cmp = job.extras.get("compare")
-    if cmp is not None and job.writes(cmp):
-        from innverse.data.io import write_image
-
-        first = "" if len(pages) == 1 else f" (page 1 of {len(pages)})"
-        panels = [
-            (pages[0], ["noisy input" + first, psnr_text(p_noisy) or sigma_text(sigmas[0], estimated)]),
-            (out[0], [f"denoised: {name}", psnr_text(p_den)]),
-        ]
-        if clean is not None:
-            panels.append((clean[0], ["clean reference"]))
-        write_image(cmp, compare_figure(panels), 8, force=job.force(cmp, args.force))
     how = ("estimated sigma " + pages_text(sigmas)) if estimated else f"sigma {sigmas[0]:g}"
-    msg = f"{job.src} -> {job.dst}  ({name}, {how}"
-    if p_den is not None:
-        msg += f", PSNR {p_noisy:.2f} -> {p_den:.2f} dB"
-    rep.info(msg + ")")
+    write_results(
+        job,
+        pages,
+        info,
+        np.stack(outs),
+        clean,
+        args.force,
+        rep,
+        input_label="noisy input",
+        input_note=sigma_text(sigmas[0], estimated),
+        result_label=f"denoised: {name}",
+        clean_label="clean reference",
+        description=f"{name}, {how}",
+    )
 
 
 def _run_sample(den: _Denoiser, job, args: argparse.Namespace, rep: Reporter, noise_sigma: float) -> None:
     from innverse.commands.figures import compare_figure, psnr_text
-    from innverse.data.degrade import add_noise, psnr
+    from innverse.data.degrade import add_seeded_noise, psnr
     from innverse.data.io import from_tensor, read_image, to_tensor
 
     clean, _ = read_image(job.src)
     x = to_tensor(clean)
-    y = add_noise(x, noise_sigma, seed=0)
+    y = add_seeded_noise(x, noise_sigma, 0)
     out_t, sigma, estimated, name = den(y)
     noisy, res = from_tensor(y), from_tensor(out_t)
     p_noisy, p_den = psnr(y, x), psnr(out_t.clamp(0, 1), x)
-    written = []
     figure = [
         (noisy, [f"noisy (sigma {noise_sigma:g})", psnr_text(p_noisy)]),
         (res, [f"denoised: {name}", psnr_text(p_den)]),
         (clean, ["clean original"]),
     ]
-    for path, what, arr in (
+    outputs = [
         (job.dst, "denoise result", res),
         (job.extras["noisy"], "denoise noisy input", noisy),
-        (job.extras["compare"], "denoise comparison", None),
-    ):
-        if not job.writes(path):
-            continue
-        write_sample_png(
-            path, compare_figure(figure) if arr is None else arr, job.force(path, args.force), what
-        )
-        written.append(str(path))
-    rep.info(
+        (job.extras["compare"], "denoise comparison", lambda: compare_figure(figure)),
+    ]
+    summary = (
         f"sample (bundled photo + noise sigma {noise_sigma:g}, seed 0) -> {job.dst}  "
         f"({name}, {sigma_text(sigma, estimated)}, PSNR {p_noisy:.2f} -> {p_den:.2f} dB)"
     )
-    if len(written) > 1 or (written and written[0] != str(job.dst)):
-        rep.info("wrote " + ", ".join(written))
+    write_sample_outputs(job, outputs, args.force, rep, summary)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -321,35 +286,17 @@ def run(args: argparse.Namespace) -> int:
 
     rep = Reporter(PROG, args.quiet)
     sigma = check_sigma(args.sigma, "--sigma") if args.sigma is not None else None
-    inputs = list(args.inputs)
-    sample = args.sample or (inputs == ["sample"] and not Path("sample").exists())
-    if sample and inputs and inputs != ["sample"]:
-        raise UserError("--sample takes no INPUT")
-    if not sample and not inputs:
-        raise UserError("no INPUT given (files, folders, or --sample)")
-    if args.clean is not None and (sample or len(inputs) != 1 or Path(inputs[0]).is_dir()):
-        raise UserError("--clean needs exactly one input file")
+    sample, inputs = sample_or_inputs(args)
     resolve_tiling(args)  # option errors before any file or model is touched
     check_names(args, "--model", "--estimator")
-    if sample:
-        from innverse.data.io import sample_path
-
-        if args.in_place:
-            raise UserError("--in-place cannot be used with --sample")
-        job = plan_sample(
-            args.output,
-            {"result": "sample.png", "noisy": "sample_noisy.png", "compare": "sample_compare.png"},
-            sample_path(),
-        )
-        check_jobs([job], args.force, args.skip_existing, False)
-        if job.skipped:
-            return run_jobs([job], lambda j: None, rep)
-        den = _Denoiser(args, sigma, rep)
-        noise = SAMPLE_SIGMA if sigma is None else sigma
-        return run_jobs([job], lambda j: _run_sample(den, j, args, rep, noise), rep)
-    jobs = plan_jobs(inputs, args.output, args.in_place, ["compare"] if args.compare else [], rep.warn)
-    check_jobs(jobs, args.force, args.skip_existing, args.in_place)
-    if all(j.skipped for j in jobs):
-        return run_jobs(jobs, lambda j: None, rep)
-    den = _Denoiser(args, sigma, rep)
-    return run_jobs(jobs, lambda j: _one(den, j, args, rep), rep)
+    noise = SAMPLE_SIGMA if sigma is None else sigma
+    return run_restoration(
+        args,
+        rep,
+        sample,
+        inputs,
+        {"result": "sample.png", "noisy": "sample_noisy.png", "compare": "sample_compare.png"},
+        lambda: _Denoiser(args, sigma, rep),
+        lambda den, j: _one(den, j, args, rep),
+        lambda den, j: _run_sample(den, j, args, rep, noise),
+    )

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from innverse.errors import UserError
 
@@ -33,9 +34,13 @@ __all__ = [
     "is_sample_output",
     "mark_sample_outputs",
     "write_sample_png",
+    "write_sample_outputs",
+    "sample_or_inputs",
     "plan_sample",
     "read_input",
+    "read_reference",
     "write_output",
+    "write_results",
     "pages_text",
 ]
 
@@ -95,24 +100,19 @@ def _inside(p: Path, folder: Path) -> bool:
 
 
 def find_images(folder: Path, exclude: Path | None = None) -> list[Path]:
-    """Image files under ``folder`` (recursively, by extension), sorted; hidden entries skipped.
+    """Image files under ``folder`` (recursively, by extension), sorted; hidden entries skipped
+    (:func:`innverse.data.listing.list_images`).
 
     ``exclude``: a folder whose files are left out (the output folder, when it lies inside ``folder``,
     so that a rerun does not take the previous results for inputs).
     """
+    from innverse.data.listing import list_images
+
     skip = exclude if exclude is not None and exclude.is_dir() and _inside(exclude, folder) else None
     if skip is not None and _key(skip) == _key(folder):
         skip = None
-    found = []
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder)
-        if any(part.startswith(".") for part in rel.parts):
-            continue
-        if skip is not None and _inside(p, skip):
-            continue
-        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS:
-            found.append(p)
-    return found
+    found = list_images(folder, recursive=True, allow_empty=True)
+    return found if skip is None else [p for p in found if not _inside(p, skip)]
 
 
 def is_folder_target(out: Path, raw: str) -> bool:
@@ -249,6 +249,25 @@ def is_sample_output(path: Path) -> bool:
         return False
 
 
+def sample_or_inputs(args) -> tuple[bool, list[str]]:
+    """``(sample, inputs)`` of a restoration command line: whether it is a ``--sample`` run (also the
+    single INPUT ``sample`` when no such file exists) and its INPUTs.
+
+    ``--sample`` takes no other INPUT, a run without it needs one, and ``--clean`` (where the
+    command has it) needs exactly one input file; each is refused with one line.
+    """
+    inputs = list(args.inputs)
+    sample = args.sample or (inputs == ["sample"] and not Path("sample").exists())
+    if sample and inputs and inputs != ["sample"]:
+        raise UserError("--sample takes no INPUT")
+    if not sample and not inputs:
+        raise UserError("no INPUT given (files, folders, or --sample)")
+    clean = getattr(args, "clean", None)
+    if clean is not None and (sample or len(inputs) != 1 or Path(inputs[0]).is_dir()):
+        raise UserError("--clean needs exactly one input file")
+    return sample, inputs
+
+
 def plan_sample(output: str | None, names: dict[str, str], src: Path) -> Job:
     """The :class:`Job` of a ``--sample`` run.
 
@@ -281,6 +300,22 @@ def read_input(path: Path, min_size: int | None = None):
     return read_image(path, min_size=min_size, stack=True)
 
 
+def read_reference(ref: str | None, shape: tuple[int, ...]):
+    """The ``--clean`` reference image ``ref`` as pages like the input's (:func:`read_input`), which
+    has the pages shape ``shape``; ``None`` without a reference."""
+    if ref is None:
+        return None
+    clean, _ = read_input(Path(ref))
+    if clean.shape != shape:
+        raise UserError(f"{ref}: reference is {_shape(clean.shape)}, the input is {_shape(shape)}")
+    return clean
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    """``P×H×W[×3]`` of :func:`read_input` as the user sees it."""
+    return str(shape[1:]) if shape[0] == 1 else f"{shape[1:]} × {shape[0]} pages"
+
+
 def write_output(path: Path, pages, info, force: bool, note) -> None:
     """Write a result like its input (bit depth, alpha, pages, metadata: ``info``), atomically;
     ``note(line)`` is called for each thing the output format cannot keep."""
@@ -290,6 +325,57 @@ def write_output(path: Path, pages, info, force: bool, note) -> None:
     write_image(path, pages, info=info, force=force, notes=notes)
     for line in notes:
         note(line)
+
+
+def write_results(
+    job: Job,
+    pages,
+    info,
+    out,
+    clean,
+    force: bool,
+    rep,
+    *,
+    input_label: str,
+    input_note: str,
+    result_label: str,
+    clean_label: str,
+    description: str,
+) -> None:
+    """Write the result of one input file of a restoration command, its comparison figure, and say so.
+
+    ``pages`` (the input) and ``out`` (the result) are ``P×H×W[×3]`` arrays, ``info`` the input's
+    :class:`~innverse.data.io.ImageInfo`, ``clean`` the ``--clean`` reference or None (then PSNRs of
+    input and result against it are shown).  The result is written like the input
+    (:func:`write_output`); a ``compare`` companion gets input | result (| reference) of the first
+    page, captioned ``input_label`` (with the PSNR, else ``input_note``), ``result_label`` and
+    ``clean_label``.  Then ``rep.info("SRC -> DST  (description[, PSNR a -> b dB])")``.
+    """
+    import numpy as np
+
+    from innverse.commands.figures import compare_figure, psnr_text
+    from innverse.data.degrade import psnr
+    from innverse.data.io import write_image
+
+    p_in = p_out = None
+    if clean is not None:
+        p_in, p_out = psnr(pages, clean), psnr(np.clip(out, 0, 1), clean)
+    if job.writes(job.dst):
+        write_output(job.dst, out, info, job.force(job.dst, force), rep.note)
+    cmp = job.extras.get("compare")
+    if cmp is not None and job.writes(cmp):
+        first = "" if len(pages) == 1 else f" (page 1 of {len(pages)})"
+        panels = [
+            (pages[0], [input_label + first, psnr_text(p_in) or input_note]),
+            (out[0], [result_label, psnr_text(p_out)]),
+        ]
+        if clean is not None:
+            panels.append((clean[0], [clean_label]))
+        write_image(cmp, compare_figure(panels), 8, force=job.force(cmp, force))
+    msg = f"{job.src} -> {job.dst}  ({description}"
+    if p_out is not None:
+        msg += f", PSNR {p_in:.2f} -> {p_out:.2f} dB"
+    rep.info(msg + ")")
 
 
 def pages_text(values: list[float], fmt: str = "{:.2f}") -> str:
@@ -323,6 +409,27 @@ def write_sample_png(path: Path, array, force: bool, what: str) -> Path:
     info.add_text(SAMPLE_MARK, what)
     info.add_text("Software", "innverse")
     return atomic_write_bytes(path, lambda f: img.save(f, format="PNG", pnginfo=info), force=force)
+
+
+def write_sample_outputs(
+    job: Job, outputs: Iterable[tuple[Path, str, Any]], force: bool, rep, summary: str
+) -> None:
+    """Write the files of a ``--sample`` run and report them.
+
+    ``outputs``: ``(path, marker, image)`` per file, the image an array or a callable making it (a
+    figure, made only when written); each file that ``job`` writes is an 8-bit PNG with the marker
+    (:func:`write_sample_png`).  Then ``rep.info(summary)``, and a line naming the files written
+    when they are more than the result.
+    """
+    written = []
+    for path, what, image in outputs:
+        if not job.writes(path):
+            continue
+        write_sample_png(path, image() if callable(image) else image, job.force(path, force), what)
+        written.append(str(path))
+    rep.info(summary)
+    if len(written) > 1 or (written and written[0] != str(job.dst)):
+        rep.info("wrote " + ", ".join(written))
 
 
 def warn_stderr(prog: str):

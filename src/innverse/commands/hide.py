@@ -135,10 +135,10 @@ def run(args: argparse.Namespace) -> int:
         reveal_tensor,
     )
     from innverse.data.io import read_image, write_image
+    from innverse.devices import resolve_device
     from innverse.metrics import psnr
-    from innverse.solvers.denoise import resolve_device
 
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, option="--device")
     if args.sample:
         if args.model is None:
             n = args.sample_secrets or 1

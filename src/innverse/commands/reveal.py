@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     from innverse.apps.hiding import load_hider, reveal_tensor
     from innverse.data.io import read_image, write_image
-    from innverse.solvers.denoise import resolve_device
+    from innverse.devices import resolve_device
 
     arr, info = read_image(src)
     if info.format == "JPEG":
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{src}: is {w}×{h} pixels; stego images written by 'innverse hide' have even sizes")
     if info.bit_depth != 8:
         rep.note(f"{src}: {info.bit_depth}-bit image; 'innverse hide' writes 8 bits, revealing anyway")
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, option="--device")
     net = load_hider(args.model, device)
     names = secret_names(net.secrets) + (["cover.png"] if args.cover else [])
     targets = [out / n for n in names]

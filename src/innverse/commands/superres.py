@@ -27,6 +27,7 @@ from innverse.commands.files import (
     plan_jobs,
     plan_sample,
     read_input,
+    sample_or_inputs,
     write_output,
     write_sample_png,
 )
@@ -353,14 +354,7 @@ def run(args: argparse.Namespace) -> int:
     """Run ``innverse superres``; returns the exit code (1 when some files of several failed)."""
     rep = Reporter(PROG, args.quiet)
     noise = _check_args(args)
-    inputs = list(args.inputs)
-    sample = args.sample or (inputs == ["sample"] and not Path("sample").exists())
-    if sample and inputs and inputs != ["sample"]:
-        raise UserError("--sample takes no INPUT")
-    if not sample and not inputs:
-        raise UserError("no INPUT given (files, folders, or --sample)")
-    if args.clean is not None and (sample or len(inputs) != 1 or Path(inputs[0]).is_dir()):
-        raise UserError("--clean needs exactly one input file")
+    sample, inputs = sample_or_inputs(args)
     if args.output is None or not args.output.strip():
         raise UserError("-o/--output is required (a file name for one input, or a folder)")
     tags = ["compare"] + (["std", "samples"] if args.samples > 1 else [])

@@ -130,7 +130,8 @@ def _engine_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-_ENGINE_KEYS = (
+#: engine options of the command line besides the recipe (:data:`innverse.train.engine.ENGINE_RECIPE`)
+_RUN_KEYS = (
     "out",
     "resume",
     "force",
@@ -145,15 +146,6 @@ _ENGINE_KEYS = (
     "ckpt_every",
     "val_every",
     "log_every",
-    "batch_size",
-    "lr",
-    "lr_schedule",
-    "lr_drop_at",
-    "lr_drop",
-    "warmup",
-    "clip",
-    "seed",
-    "ema",
 )
 
 
@@ -252,6 +244,7 @@ def build(argv: list[str]):
     """(task, EngineConfig, nan-at) from the command line, with checkpoint settings on --resume."""
     from innverse.train import EngineConfig, get_task, task_names
     from innverse.train.checkpoint import has_checkpoint, read_config
+    from innverse.train.engine import ENGINE_RECIPE
 
     name = argv[0]
     if name not in task_names():
@@ -288,7 +281,7 @@ def build(argv: list[str]):
     for k in fields:
         if k in ns:
             settings[k] = ns[k]
-    for k in _ENGINE_KEYS:
+    for k in (*_RUN_KEYS, *ENGINE_RECIPE):
         if k in ns:
             engine[k] = ns[k]
     if "resume" in ns and saved is not None and "max_steps" in ns:

@@ -3,19 +3,23 @@
 The forward operators themselves live in :mod:`innverse.physics`; :func:`blur` and :func:`psf2otf`
 are that package's circular blur.
 
-Noise convention (used by the benchmarks): images in [0, 1]; for image ``i`` the noise is
-``σ/255 · randn`` drawn from ``torch.Generator().manual_seed(i)``, float32, the shape of the image tensor
-(1,C,H,W), no clipping.
+Noise convention (used by the benchmarks, :mod:`innverse.bench.protocol`, and the training
+validation): images in [0, 1]; for image ``i`` the noise is ``σ/255 · randn`` drawn from
+``torch.Generator().manual_seed(i)``, float32, the shape of the image tensor (1,C,H,W), no clipping
+(:func:`seeded_noise`, :func:`add_seeded_noise`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
+from innverse import metrics
 from innverse.physics.blur import CircularBlur, psf2otf
 
-__all__ = ["psf2otf", "blur", "seeded_noise", "add_noise", "psnr"]
+__all__ = ["psf2otf", "blur", "seeded_noise", "add_seeded_noise", "psnr"]
 
 
 def blur(x: torch.Tensor, kernel: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -27,20 +31,26 @@ def blur(x: torch.Tensor, kernel: np.ndarray | torch.Tensor) -> torch.Tensor:
     return CircularBlur(kernel).A(x)
 
 
-def seeded_noise(shape: tuple[int, ...] | torch.Size, sigma255: float, seed: int) -> torch.Tensor:
-    """``σ/255 · randn(shape)`` from ``torch.Generator().manual_seed(seed)``, float32 on the CPU."""
-    g = torch.Generator().manual_seed(int(seed))
-    return (sigma255 / 255.0) * torch.randn(tuple(shape), generator=g, dtype=torch.float32)
+def seeded_noise(x: torch.Tensor | Sequence[int], sigma255: float, index: int) -> torch.Tensor:
+    """The benchmark noise of image ``index`` at level ``sigma255`` (0-255 scale).
+
+    ``sigma255/255 * randn(shape)`` drawn in float32 on the CPU from
+    ``torch.Generator().manual_seed(index)``; ``shape`` is ``x.shape`` for a tensor ``x`` (the
+    noise is then moved to ``x``'s device) or ``x`` itself.  The same index gives the same pattern
+    at every level.
+    """
+    shape = tuple(x.shape) if isinstance(x, torch.Tensor) else tuple(int(s) for s in x)
+    g = torch.Generator().manual_seed(int(index))
+    n = (float(sigma255) / 255.0) * torch.randn(shape, generator=g, dtype=torch.float32)
+    return n.to(x.device) if isinstance(x, torch.Tensor) else n
 
 
-def add_noise(x: torch.Tensor, sigma255: float, seed: int) -> torch.Tensor:
-    """``x`` plus seeded Gaussian noise of std σ/255 (no clipping); see the module docstring."""
-    return x + seeded_noise(x.shape, sigma255, seed).to(x.device, x.dtype)
+def add_seeded_noise(x: torch.Tensor, sigma255: float, index: int) -> torch.Tensor:
+    """``x + seeded_noise(x, sigma255, index)``: the noisy image ``index`` of a set, not clipped."""
+    return x + seeded_noise(x, sigma255, index)
 
 
 def psnr(x: torch.Tensor | np.ndarray, ref: torch.Tensor | np.ndarray, peak: float = 1.0) -> float:
-    """PSNR in dB of ``x`` against ``ref`` (both on the same scale, peak value ``peak``)."""
-    a = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x, dtype=torch.float64)
-    b = torch.as_tensor(np.asarray(ref) if not isinstance(ref, torch.Tensor) else ref, dtype=torch.float64)
-    mse = float(torch.mean((a - b) ** 2))
-    return float("inf") if mse == 0 else 10.0 * float(np.log10(peak**2 / mse))
+    """PSNR in dB of the whole of ``x`` against ``ref`` (every page, channel and pixel as one image;
+    both on the same scale, peak value ``peak``): :func:`innverse.metrics.psnr` of the flattened arrays."""
+    return float(metrics.psnr(x.reshape(1, -1), ref.reshape(1, -1), data_range=peak)[0])

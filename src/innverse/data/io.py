@@ -912,13 +912,17 @@ def atomic_write(path: str | os.PathLike[str], writer: Callable[[str], Any], for
 
 
 def atomic_write_bytes(
-    path: str | os.PathLike[str], writer: Callable[[Any], Any], force: bool = False
+    path: str | os.PathLike[str], writer: Callable[[Any], Any] | bytes, force: bool = False
 ) -> Path:
-    """:func:`atomic_write` for writers of an open binary file: ``writer(f)`` fills the temporary file."""
+    """:func:`atomic_write` for writers of an open binary file: ``writer(f)`` fills the temporary file
+    (``writer`` may also be the ``bytes`` to write)."""
 
     def by_path(tmp: str) -> None:
         with open(tmp, "wb") as f:
-            writer(f)
+            if isinstance(writer, bytes):
+                f.write(writer)
+            else:
+                writer(f)
 
     return atomic_write(path, by_path, force=force)
 

@@ -5,14 +5,12 @@
   {"schedule": <NoiseSchedule config>, "prediction": "epsilon", "clip_sample": 1.0}}``;
 * ``card.json`` (``NAME.card.json``, optional) -- the model card.
 
-Every file is written atomically (a temporary file renamed into place).
+Every file is written atomically (:func:`innverse.data.io.atomic_write_bytes`).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from torch import nn
@@ -20,7 +18,7 @@ from torch import nn
 from innverse.diffusion.schedules import NoiseSchedule
 from innverse.errors import UserError
 
-__all__ = ["KIND", "scheduler_config", "save_unet", "atomic_write", "read_json"]
+__all__ = ["KIND", "scheduler_config", "save_unet", "read_json"]
 
 #: the ``kind`` of our prior configs
 KIND = "ddpm"
@@ -33,23 +31,13 @@ def scheduler_config(
     return {"schedule": schedule.config, "prediction": prediction, "clip_sample": clip_sample}
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_unet(
     model: nn.Module, directory: str | Path, card: dict | None = None, scheduler: dict | None = None
 ) -> Path:
     """Write ``model.safetensors``, ``config.json`` (with ``scheduler`` when given) and ``card.json``."""
     from safetensors.torch import save
+
+    from innverse.data.io import atomic_write_bytes
 
     d = Path(directory)
     try:
@@ -57,13 +45,13 @@ def save_unet(
     except OSError as e:
         raise UserError(f"{d}: cannot create the model folder ({e.strerror or e})") from None
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    atomic_write(d / "model.safetensors", save(tensors, metadata={"kind": KIND}))
+    atomic_write_bytes(d / "model.safetensors", save(tensors, metadata={"kind": KIND}), force=True)
     cfg = {"kind": KIND, "config": model.config}
     if scheduler is not None:
         cfg["scheduler"] = scheduler
-    atomic_write(d / "config.json", (json.dumps(cfg, indent=2) + "\n").encode())
+    atomic_write_bytes(d / "config.json", (json.dumps(cfg, indent=2) + "\n").encode(), force=True)
     if card is not None:
-        atomic_write(d / "card.json", (json.dumps(card, indent=2) + "\n").encode())
+        atomic_write_bytes(d / "card.json", (json.dumps(card, indent=2) + "\n").encode(), force=True)
     return d
 
 

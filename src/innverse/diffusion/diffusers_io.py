@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from innverse.diffusion.checkpoint import atomic_write, read_json
+from innverse.diffusion.checkpoint import read_json
 from innverse.diffusion.schedules import NoiseSchedule
 from innverse.diffusion.unet import UNet
 from innverse.errors import UserError
@@ -460,16 +460,17 @@ def export_diffusers(prior: nn.Module, directory: str | Path, force: bool = Fals
         raise UserError(f"cannot export a {type(unet).__name__} to diffusers")
     from safetensors.torch import save
 
+    from innverse.data.io import atomic_write_bytes
+
     try:
         d.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UserError(f"{d}: cannot create the folder ({e.strerror or e})") from None
     cfg = {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items() if k != "_use_default_values"}
-    atomic_write(d / WEIGHTS, save(tensors, metadata={"format": "pt"}))
-    atomic_write(d / "config.json", (json.dumps(cfg, indent=2) + "\n").encode())
-    atomic_write(
-        d / "scheduler_config.json", (json.dumps(_scheduler_config(prior), indent=2) + "\n").encode()
-    )
+    atomic_write_bytes(d / WEIGHTS, save(tensors, metadata={"format": "pt"}), force=True)
+    atomic_write_bytes(d / "config.json", (json.dumps(cfg, indent=2) + "\n").encode(), force=True)
+    scheduler = (json.dumps(_scheduler_config(prior), indent=2) + "\n").encode()
+    atomic_write_bytes(d / "scheduler_config.json", scheduler, force=True)
     if prior.card:
-        atomic_write(d / "card.json", (json.dumps(prior.card, indent=2) + "\n").encode())
+        atomic_write_bytes(d / "card.json", (json.dumps(prior.card, indent=2) + "\n").encode(), force=True)
     return d

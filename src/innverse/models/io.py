@@ -8,8 +8,6 @@ path :mod:`innverse.models.hub`'s).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,30 +21,21 @@ from innverse.models.protocols import Checkpointable
 __all__ = ["save_model", "read_checkpoint", "Checkpoint", "load_state_checked", "mark_source"]
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_model(model: Checkpointable, directory: str | Path, card: Mapping[str, Any] | None = None) -> Path:
-    """Write weights (safetensors) and config (JSON) into ``directory``; each file atomically."""
+    """Write weights (safetensors) and config (JSON) into ``directory``; each file atomically
+    (:func:`innverse.data.io.atomic_write_bytes`)."""
     from safetensors.torch import save
+
+    from innverse.data.io import atomic_write_bytes
 
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    _atomic_write(d / "model.safetensors", save(tensors, metadata={"kind": model.kind}))
+    atomic_write_bytes(d / "model.safetensors", save(tensors, metadata={"kind": model.kind}), force=True)
     cfg = {"kind": model.kind, "config": model.config}
-    _atomic_write(d / "config.json", (json.dumps(cfg, indent=2) + "\n").encode())
+    atomic_write_bytes(d / "config.json", (json.dumps(cfg, indent=2) + "\n").encode(), force=True)
     if card is not None:
-        _atomic_write(d / "card.json", (json.dumps(dict(card), indent=2) + "\n").encode())
+        atomic_write_bytes(d / "card.json", (json.dumps(dict(card), indent=2) + "\n").encode(), force=True)
     return d
 
 

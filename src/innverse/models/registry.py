@@ -44,7 +44,7 @@ __all__ = [
 ]
 
 #: what a model is for (each role has its protocol in :mod:`innverse.models.protocols`)
-Role = Literal["denoiser", "noise-estimator", "eps-model", "flow", "posterior", "classifier"]
+Role = Literal["denoiser", "noise-estimator", "eps-model", "flow", "posterior", "classifier", "separator"]
 #: (path of a released checkpoint, device) -> model in eval mode
 ReleasedLoader = Callable[[Path, "str | torch.device"], nn.Module]
 #: (dtype, device) -> (input, conditioning keywords) for a kind's example model
@@ -289,6 +289,41 @@ register_kind(
         _hinet,
         {"secrets": 1, "blocks": 2, "hidden": 4},
         example_input=example_input((2, 6, 4, 4)),
+    )
+)
+
+
+def _durrnet() -> type[nn.Module]:
+    from innverse.models.durrnet import DURRNet
+
+    return DURRNet
+
+
+def _unet_separator() -> type[nn.Module]:
+    from innverse.models.unet_separator import UNetSeparator
+
+    return UNetSeparator
+
+
+register_kind(
+    ModelKind(
+        "durrnet",
+        "separator",
+        "DURRNet reflection removal (Huang, Dragotti et al., ICASSP 2024): I -> (T, R); the ablations "
+        "durrnet-haar / durrnet-noexcl are its lifting / exclusion flags",
+        _durrnet,
+        {"features": 4, "stages": 1, "scales": 2, "prior_steps": 1, "prior_hidden": 4},
+        example_input=example_input((2, 3, 8, 12)),
+    )
+)
+register_kind(
+    ModelKind(
+        "unet-separator",
+        "separator",
+        "residual U-Net separating I -> (T, R): the non-invertible baseline of DURRNet",
+        _unet_separator,
+        {"width": 4},
+        example_input=example_input((2, 3, 8, 12)),
     )
 )
 

@@ -7,7 +7,6 @@ from innverse.solvers.denoise import (
     default_denoiser_name,
     denoise_tensor,
     estimate_sigma,
-    resolve_device,
 )
 from innverse.solvers.pnp import deblur_tensor, pnp_deblur, wiener_deconv
 from innverse.solvers.tiled import tile_grid, tiled_apply
@@ -21,7 +20,6 @@ __all__ = [
     "denoise_tensor",
     "estimate_sigma",
     "pnp_deblur",
-    "resolve_device",
     "tile_grid",
     "tiled_apply",
     "wiener_deconv",

@@ -31,7 +31,6 @@ __all__ = [
     "DEFAULT_TILE",
     "DEFAULT_OVERLAP",
     "CALL_PIXELS",
-    "resolve_device",
     "check_sigma",
     "default_denoiser_name",
     "get_model",
@@ -61,25 +60,6 @@ DEFAULT_OVERLAP = 16
 CALL_PIXELS = 1 << 14
 _NONBLIND = {15.0: "winnet-s15", 25.0: "winnet-s25", 50.0: "winnet-s50"}
 _BLIND_RANGE = (0.0, 55.0)  # σ range (0–255 scale) the blind model was trained on
-
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None`` → CUDA when available else CPU; an unavailable device → :class:`UserError`."""
-    if device is None or device == "":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise UserError(f"unknown device {device!r} (use cpu or cuda)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("device 'cuda' requested but CUDA is not available (use --device cpu)")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise UserError(f"device {device!r} does not exist ({torch.cuda.device_count()} CUDA devices)")
-    if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-        raise UserError("device 'mps' requested but it is not available")
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise UserError(f"unsupported device {device!r} (use cpu or cuda)")
-    return dev
 
 
 def check_sigma(sigma: Any, name: str = "sigma") -> float | None:

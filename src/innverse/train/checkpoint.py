@@ -9,20 +9,18 @@ Layout of ``OUT/checkpoint/``::
     config.json                    model kind + constructor config + training recipe
 
 Every file is written to a temporary file in the same folder and moved into place with
-``os.replace``; ``latest.json`` is replaced last, so a crash at any moment leaves either the old
-or the new checkpoint fully readable, never a mix.  Files not named by ``latest.json`` are removed
-after the commit.  The ``.pt`` file holds only tensors and plain containers and is read back with
-``torch.load(weights_only=True)``.
+``os.replace`` (:func:`innverse.data.io.atomic_write_bytes`); ``latest.json`` is replaced last, so a
+crash at any moment leaves either the old or the new checkpoint fully readable, never a mix.  Files
+not named by ``latest.json`` are removed after the commit.  The ``.pt`` file holds only tensors and
+plain containers and is read back with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import random
 import secrets
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +32,6 @@ from innverse.errors import UserError
 
 __all__ = [
     "CHECKPOINT_DIR",
-    "atomic_write",
     "has_checkpoint",
     "read_config",
     "save_checkpoint",
@@ -45,22 +42,6 @@ __all__ = [
 
 CHECKPOINT_DIR = "checkpoint"
 _LATEST = "latest.json"
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _json_bytes(obj: Any) -> bytes:
@@ -137,6 +118,8 @@ def save_checkpoint(out: str | Path, model: nn.Module, state: dict, config: dict
     """
     from safetensors.torch import save
 
+    from innverse.data.io import atomic_write_bytes
+
     ckdir = Path(out) / CHECKPOINT_DIR
     ckdir.mkdir(parents=True, exist_ok=True)
     step = int(state["step"])
@@ -145,13 +128,13 @@ def save_checkpoint(out: str | Path, model: nn.Module, state: dict, config: dict
     state_name = f"state-{step:08d}-{token}.pt"
     # clone: safetensors refuses tensors that share storage
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    atomic_write(ckdir / model_name, save(tensors, metadata={"step": str(step)}))
+    atomic_write_bytes(ckdir / model_name, save(tensors, metadata={"step": str(step)}), force=True)
     buf = io.BytesIO()
     torch.save(state, buf)
-    atomic_write(ckdir / state_name, buf.getvalue())
-    atomic_write(ckdir / "config.json", _json_bytes(config))
+    atomic_write_bytes(ckdir / state_name, buf.getvalue(), force=True)
+    atomic_write_bytes(ckdir / "config.json", _json_bytes(config), force=True)
     record = {"step": step, "model": model_name, "state": state_name, "config": "config.json"}
-    atomic_write(ckdir / _LATEST, _json_bytes(record))
+    atomic_write_bytes(ckdir / _LATEST, _json_bytes(record), force=True)
     keep = {model_name, state_name, "config.json", _LATEST}
     for p in ckdir.iterdir():
         if p.name not in keep and (p.name.startswith(("model-", "state-")) or p.name.endswith(".tmp")):

@@ -43,6 +43,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from innverse.devices import resolve_device
 from innverse.errors import UserError
 from innverse.train.checkpoint import (
     CHECKPOINT_DIR,
@@ -57,7 +58,7 @@ from innverse.train.distributed import DistInfo, all_reduce_sum, barrier, init_d
 from innverse.train.schedule import SCHEDULES, learning_rate
 from innverse.train.task import Batch, TrainTask
 
-__all__ = ["EngineConfig", "Engine", "ENGINE_RECIPE", "resolve_device", "resolve_amp"]
+__all__ = ["EngineConfig", "Engine", "ENGINE_RECIPE", "rank_device", "resolve_amp"]
 
 #: engine settings a resumed run must share with its checkpoint (they decide the updates)
 ENGINE_RECIPE = (
@@ -157,17 +158,15 @@ def resolve_engine_config(cfg: EngineConfig, task: TrainTask) -> EngineConfig:
     return c
 
 
-def resolve_device(pref: str, info: DistInfo) -> torch.device:
-    """``auto``/``cpu``/``cuda`` -> the device of this rank."""
+def rank_device(pref: str, info: DistInfo) -> torch.device:
+    """``auto``/``cpu``/``cuda`` -> the device of this rank (:func:`innverse.devices.resolve_device`):
+    CUDA device ``local_rank`` in a distributed run, else the current CUDA device."""
     if pref not in ("auto", "cpu", "cuda"):
         raise UserError(f"--device {pref!r}: expected cpu, cuda or auto")
-    if pref == "auto":
-        pref = "cuda" if torch.cuda.is_available() else "cpu"
-    if pref == "cuda":
-        if not torch.cuda.is_available():
-            raise UserError("--device cuda: no CUDA device is available")
-        return torch.device("cuda", info.local_rank if info.enabled else torch.cuda.current_device())
-    return torch.device("cpu")
+    dev = resolve_device(pref, local_rank=info.local_rank if info.enabled else None, option="--device")
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device("cuda", torch.cuda.current_device())
+    return dev
 
 
 def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
@@ -489,7 +488,7 @@ class Engine:
         self.info = init_distributed("cuda" if want_cuda else "cpu")
         batches = None
         try:
-            self.device = resolve_device(cfg.device, self.info)
+            self.device = rank_device(cfg.device, self.info)
             batches = self._setup()
             return self._loop(batches)
         finally:
@@ -769,9 +768,12 @@ def _truncate_log(path: Path, step: int, fields: list[str]) -> None:
     keep = [r for r in rows if r.get("step", "").isdigit() and int(r["step"]) <= step]
     if len(keep) == len(rows):
         return
-    tmp = path.with_suffix(".csv.tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        w.writeheader()
-        w.writerows(keep)
-    tmp.replace(path)
+    from innverse.data.io import atomic_write
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(keep)
+
+    atomic_write(path, write, force=True)

@@ -35,19 +35,16 @@ import torch
 from PIL import Image
 from torch import Tensor
 
+from innverse.data.listing import list_images
 from innverse.errors import UserError
 
 __all__ = [
-    "IMAGE_EXTENSIONS",
-    "list_images",
     "load_gray",
     "load_gray_tensors",
     "mix_seed",
     "dihedral_grids",
     "PatchSampler",
 ]
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 _MASK64 = (1 << 64) - 1
 
@@ -63,17 +60,6 @@ def mix_seed(*values: int) -> int:
         z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK64
         h = z ^ (z >> 31)
     return h & ((1 << 63) - 1)
-
-
-def list_images(folder: str | Path) -> list[Path]:
-    """Image files directly inside ``folder``, sorted by name; UserError when there are none."""
-    d = Path(folder)
-    if not d.is_dir():
-        raise UserError(f"{d}: not a folder")
-    files = sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-    if not files:
-        raise UserError(f"{d}: no images ({', '.join(IMAGE_EXTENSIONS)}) found")
-    return files
 
 
 def load_gray(path: str | Path) -> np.ndarray:

@@ -27,6 +27,7 @@ from torch import Tensor
 
 from innverse.convention import as_batch, sigma255_values
 from innverse.errors import UserError
+from innverse.nn.kernels import soft_threshold
 from innverse.wavelets.lifting import band_noise_gains, dwt2, get_wavelet, wavedec2, waverec2
 
 __all__ = [
@@ -108,11 +109,6 @@ def estimate_sigma_data_scale(y: Tensor | np.ndarray) -> Tensor | np.ndarray | f
     if is_np:
         return sig.numpy()
     return sig
-
-
-def soft_threshold(x: Tensor, t: Tensor | float) -> Tensor:
-    """``sign(x) * max(|x| - t, 0)``."""
-    return torch.sign(x) * torch.clamp(x.abs() - t, min=0)
 
 
 def hard_threshold(x: Tensor, t: Tensor | float) -> Tensor:

@@ -223,7 +223,7 @@ class DDPMTask(TrainTask):
         from PIL import Image
 
         from innverse.data.io import read_image
-        from innverse.train.patches import list_images
+        from innverse.data.listing import list_images
 
         c = self.cfg
         files = list_images(folder)

@@ -46,8 +46,8 @@ def load_pool(root: str | None = None, max_side: int = 640) -> tuple[list[np.nda
     """(training pool, test images): photos + CBSD68[:56] downscaled to at most ``max_side``; CBSD68[56:]."""
     from PIL import Image
 
+    from innverse.data.listing import list_images
     from innverse.paths import data_path
-    from innverse.train.patches import list_images
 
     base = data_path() if root is None else root
     if base is None:

@@ -127,7 +127,8 @@ class INDigoINNTask(TrainTask):
             self.train_u8 = images[:-5000]
             self.val = torch.from_numpy(images[-500:].astype(np.float32) / 255.0)[:, None]
         else:
-            from innverse.train.patches import list_images, load_gray
+            from innverse.data.listing import list_images
+            from innverse.train.patches import load_gray
 
             imgs = [load_gray(p) for p in list_images(self.cfg.data)]
             s = self.cfg.size

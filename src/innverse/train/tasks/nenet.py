@@ -31,6 +31,7 @@ class NENetTask(NoisyPatchTask):
     """Train a NENet noise-level estimator."""
 
     name = "nenet"
+    model_kind = "nenet"
     summary = "NENet noise-level estimator (blind, sigma ~ U[0, 55])"
     Config = NENetTrainConfig
     engine_defaults: ClassVar[dict[str, Any]] = {
@@ -56,19 +57,6 @@ class NENetTask(NoisyPatchTask):
         if c.sigma_range is None:
             c.sigma_range = (0.0, 55.0)
         super().check()
-
-    def recipe(self) -> dict:
-        r = super().recipe()
-        r["model_config"] = dict(self.cfg.model_config)
-        return r
-
-    def build_model(self) -> nn.Module:
-        from innverse.models import build_model
-
-        try:
-            return build_model("nenet", dict(self.cfg.model_config))
-        except TypeError as e:
-            raise UserError(f"bad nenet configuration {self.cfg.model_config}: {e}") from None
 
     def loss(self, model: nn.Module, batch: Batch, step: int) -> tuple[Tensor, dict[str, Tensor]]:
         noisy, sigma = batch["noisy"], batch["sigma"]

@@ -10,13 +10,14 @@ noise and its sigma are pure functions of ``(seed, step)``.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
+from innverse.bench.protocol import mean_psnr, mean_sigma_error
 from innverse.errors import UserError
 from innverse.train.patches import PatchSampler, load_gray_tensors, mix_seed
 from innverse.train.task import Batch, TrainTask
@@ -61,8 +62,14 @@ class NoisyPatchConfig:
 
 
 class NoisyPatchTask(TrainTask):
-    """Patches of gray images + seeded noise; subclasses add the model and the loss."""
+    """Patches of gray images + seeded noise; subclasses add the model and the loss.
 
+    The model is ``build_model(model_kind, cfg.model_config)`` (:func:`innverse.models.build_model`):
+    a subclass names its :attr:`model_kind` and gives its config a ``model_config`` dict.
+    """
+
+    #: the model kind of :mod:`innverse.models.registry` this task trains
+    model_kind: ClassVar[str]
     cfg: NoisyPatchConfig
 
     def check(self) -> None:
@@ -93,6 +100,20 @@ class NoisyPatchTask(TrainTask):
 
     def has_validation(self) -> bool:
         return bool(self.cfg.val)
+
+    def recipe(self) -> dict:
+        r = super().recipe()
+        r["model_config"] = dict(self.cfg.model_config)
+        return r
+
+    def build_model(self) -> nn.Module:
+        from innverse.models import build_model
+
+        config = self.cfg.model_config
+        try:
+            return build_model(self.model_kind, dict(config))
+        except TypeError as e:
+            raise UserError(f"bad {self.model_kind} configuration {config}: {e}") from None
 
     def prepare(self, rank: int, world_size: int) -> None:
         c = self.cfg
@@ -138,36 +159,24 @@ class NoisyPatchTask(TrainTask):
         }
 
 
-def _seeded_noisy(x: Tensor, sigma255: float, index: int) -> Tensor:
-    g = torch.Generator().manual_seed(index)
-    return x + (sigma255 / 255.0) * torch.randn(x.shape, generator=g, dtype=torch.float32)
-
-
 @torch.no_grad()
 def validate_denoiser(model: nn.Module, images: list[Tensor], sigma255: float, device="cpu") -> float:
-    """Mean PSNR (dB) of ``model(noisy, sigma)`` clamped to [0, 1] over ``images`` ((1,1,H,W) in [0,1]).
+    """Mean PSNR (dB) of ``model(noisy, sigma)`` clamped to [0, 1] over ``images`` ((1,1,H,W) in [0,1]):
+    :func:`innverse.bench.protocol.mean_psnr`, the images and their seeded noise on the CPU, the
+    model on ``device``."""
 
-    Image ``i`` gets ``sigma255/255 * randn`` from ``torch.Generator().manual_seed(i)`` (float32,
-    unclipped): the project's benchmark convention.
-    """
-    scores = []
-    for i, x in enumerate(images):
-        noisy = _seeded_noisy(x, sigma255, i).to(device)
-        sig = torch.full((noisy.shape[0],), sigma255 / 255.0, device=noisy.device)
-        out = model(noisy, sig).float().clamp(0.0, 1.0).cpu().double()
-        mse = (out - x.double()).square().mean().item()
-        scores.append(10.0 * math.log10(1.0 / max(mse, 1e-20)))
-    return float(sum(scores) / len(scores))
+    def restore(y: Tensor) -> Tensor:
+        sig = torch.full((y.shape[0],), sigma255 / 255.0, device=device)
+        return model(y.to(device), sig).float().cpu()
+
+    return mean_psnr(restore, images, sigma255)
 
 
 @torch.no_grad()
 def validate_estimator(model: nn.Module, images: list[Tensor], sigma255: float, device="cpu") -> float:
-    """Mean |sigma_hat - sigma| in grey levels (0-255) over ``images``, with the seeded noise above."""
-    errs = []
-    for i, x in enumerate(images):
-        est = model(_seeded_noisy(x, sigma255, i).to(device)).float().reshape(-1)[0].item()
-        errs.append(abs(est * 255.0 - sigma255))
-    return float(sum(errs) / len(errs))
+    """Mean |sigma_hat - sigma| in grey levels (0-255) over ``images``, with their seeded noise:
+    :func:`innverse.bench.protocol.mean_sigma_error`, the model on ``device``."""
+    return mean_sigma_error(lambda y: model(y.to(device)), images, sigma255)
 
 
 def config_fields(cls: type) -> list[str]:

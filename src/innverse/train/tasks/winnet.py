@@ -45,6 +45,7 @@ class WINNetTask(NoisyPatchTask):
     """Train a WINNet denoiser (non-blind at ``sigma`` or blind over ``sigma_range``)."""
 
     name = "winnet"
+    model_kind = "winnet"
     summary = "WINNet/LINN denoiser (lifting INN + CLISTA), non-blind or blind"
     Config = WINNetTrainConfig
     engine_defaults: ClassVar[dict[str, Any]] = {
@@ -76,19 +77,6 @@ class WINNetTask(NoisyPatchTask):
             c.model_config["blind"] = True
         if c.spec_every < 0:
             raise UserError("--spec-every must be >= 0")
-
-    def recipe(self) -> dict:
-        r = super().recipe()
-        r["model_config"] = {k: v for k, v in self.cfg.model_config.items()}
-        return r
-
-    def build_model(self) -> nn.Module:
-        from innverse.models import build_model
-
-        try:
-            return build_model("winnet", dict(self.cfg.model_config))
-        except TypeError as e:
-            raise UserError(f"bad winnet configuration {self.cfg.model_config}: {e}") from None
 
     def loss(self, model: nn.Module, batch: Batch, step: int) -> tuple[Tensor, dict[str, Tensor]]:
         c = self.cfg

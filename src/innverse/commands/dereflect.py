@@ -1,0 +1,331 @@
+"""``innverse dereflect``: remove reflections from photographs taken through glass (DURRNet).
+
+Examples::
+
+    innverse dereflect window.jpg -o clean.jpg
+    innverse dereflect shots/ -o out/ --reflection-out out-reflections/ --compare
+    innverse dereflect shots/ -o out/ --skip-existing        # resume an interrupted run
+    innverse dereflect --sample -o out/ --model runs/durrnet/model
+
+Each input ``I`` is split into the transmission ``T`` (the scene behind the glass), written to
+``-o``, and the reflection ``R`` (``I ≈ T + R``), written into ``--reflection-out`` when given.
+Results keep the input's format and bit depth; ``--compare`` adds ``<stem>_compare.png`` (input | T
+| R).  Outputs are written atomically and never replace an existing file without ``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from innverse.commands.batch import run_jobs
+from innverse.commands.files import (
+    check_jobs,
+    is_folder_target,
+    mark_sample_outputs,
+    plan_jobs,
+    plan_sample,
+    read_input,
+    write_output,
+    write_sample_png,
+)
+from innverse.commands.options import Reporter, add_runtime_options, check_names
+from innverse.errors import UserError
+
+__all__ = [
+    "add_parser",
+    "run",
+    "SUMMARY",
+    "DEFAULT_MODEL",
+    "DEFAULT_TILE",
+    "DEFAULT_OVERLAP",
+    "MIN_TILE",
+    "SAMPLE_NAMES",
+]
+
+SUMMARY = "remove reflections from photos taken through glass (DURRNet)"
+PROG = "innverse dereflect"
+#: copies of :mod:`innverse.apps.dereflect`'s constants (so that ``--help`` needs no torch)
+DEFAULT_MODEL = "durrnet-lite"
+DEFAULT_TILE = 512
+DEFAULT_OVERLAP = 32
+MIN_TILE = 32
+#: output names of ``--sample`` in a folder ``-o``
+SAMPLE_NAMES = {
+    "result": "dereflect_sample.png",
+    "reflection": "dereflect_sample_reflection.png",
+    "input": "dereflect_sample_input.png",
+    "compare": "dereflect_sample_compare.png",
+}
+
+DESCRIPTION = f"""\
+Remove reflections from photographs taken through glass: each INPUT image I (files or folders,
+searched recursively) is split by DURRNet, a deep unfolded network with an invertible wavelet
+prior, into the transmission T (the scene behind the glass, written to -o) and the reflection R
+(I ~ T + R, written into --reflection-out when given). --model takes the shipped {DEFAULT_MODEL}
+or a model folder written by 'innverse train durrnet' (DURRNet, its ablations or the U-Net
+baseline). Any image size works (images are padded by reflection to what the model needs and
+cropped back); large images are processed in blended tiles of --tile pixels. Gray images are
+repeated into R, G and B, and their results written gray. Results keep the input's format and
+bit depth and are written atomically; an existing output needs --force (or is kept with
+--skip-existing)."""
+
+EPILOG = """\
+examples:
+  innverse dereflect window.jpg -o clean.jpg
+  innverse dereflect shots/ -o out/ --reflection-out reflections/ --compare
+  innverse dereflect shots/ -o out/ --skip-existing         resume an interrupted run
+  innverse dereflect --sample -o out/                       the bundled synthetic example
+"""
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``innverse dereflect``."""
+    p = subparsers.add_parser(
+        "dereflect",
+        help=SUMMARY,
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "inputs", nargs="*", metavar="INPUT", help="image files or folders ('sample': the bundled example)"
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="transmission output: a file (one input) or a folder; a folder input keeps its sub-folders",
+    )
+    p.add_argument(
+        "--reflection-out",
+        metavar="DIR",
+        help="also write each reflection R into this folder (same names and sub-folders as -o)",
+    )
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--force", action="store_true", help="overwrite existing output files")
+    g.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave inputs whose outputs already exist alone (resumes an interrupted folder run)",
+    )
+    p.add_argument(
+        "--model",
+        metavar="NAME_OR_PATH",
+        help=f"separator: a shipped name or a folder from 'innverse train durrnet' (default {DEFAULT_MODEL})",
+    )
+    p.add_argument(
+        "--tile",
+        type=int,
+        default=DEFAULT_TILE,
+        metavar="N",
+        help=f"tile size in pixels, bounds the memory on large images (0 = whole image, else >= {MIN_TILE})",
+    )
+    p.add_argument(
+        "--overlap",
+        type=int,
+        metavar="N",
+        help=f"tile overlap in pixels (default {DEFAULT_OVERLAP}, at most a quarter of --tile)",
+    )
+    p.add_argument("--compare", action="store_true", help="also write <stem>_compare.png: input | T | R")
+    p.add_argument(
+        "--sample",
+        action="store_true",
+        help="try it on the bundled 192x128 synthetic mixture (with its ground truth): writes T, R, the "
+        "input and a comparison with PSNRs",
+    )
+    add_runtime_options(p)
+    return p
+
+
+# ------------------------------------------------------------------------------------------------ run
+def _key(p: Path) -> str:
+    return os.path.normcase(os.path.abspath(p))
+
+
+def _add_reflection_paths(jobs: list, output: str, folder: str, inputs: list[str]) -> None:
+    """``job.extras["reflection"]``: the reflection file of each job under ``folder``, mirroring the
+    transmission's place under ``-o`` (or its file name, for one file output)."""
+    out = Path(output)
+    base = Path(folder)
+    if base.exists() and not base.is_dir():
+        raise UserError(f"{base}: --reflection-out exists and is not a folder")
+    single = len(inputs) == 1 and not Path(inputs[0]).is_dir() and not is_folder_target(out, output)
+    for job in jobs:
+        rel = Path(job.dst.name) if single else job.dst.relative_to(out)
+        job.extras["reflection"] = base / rel
+    seen: dict[str, Path] = {}
+    for job in jobs:
+        for o in job.outputs:
+            k = _key(o)
+            if k in seen:
+                raise UserError(
+                    f"{o}: would be written twice (for {seen[k]} and {job.src}); give --reflection-out a "
+                    "folder of its own"
+                )
+            seen[k] = job.src
+
+
+class _Separator:
+    """The model, loaded once, and the tiling options."""
+
+    def __init__(self, args: argparse.Namespace, tile: int | None, overlap: int) -> None:
+        from innverse.apps.dereflect import describe_separator, load_separator
+        from innverse.devices import resolve_device
+
+        self.device = resolve_device(args.device, option="--device")
+        self.spec = args.model or DEFAULT_MODEL
+        self.net = load_separator(self.spec, self.device)
+        self.name = str(getattr(self.net, "source", self.spec))
+        self.about = describe_separator(self.net)
+        self.tile, self.overlap = tile, overlap
+
+    def __call__(self, page: Any) -> tuple[Any, Any]:
+        """``(T, R)`` float arrays of one ``H×W`` or ``H×W×3`` page (gray in, gray out)."""
+        from innverse.apps.dereflect import remove_reflection_tensor
+        from innverse.data.io import from_tensor, to_tensor
+
+        x = to_tensor(page)
+        gray = x.shape[1] == 1
+        if gray:
+            x = x.expand(-1, 3, -1, -1)
+        t, r = remove_reflection_tensor(x.to(self.device), self.net, self.tile, self.overlap)
+        t, r = t.cpu(), r.cpu()
+        if gray:
+            t, r = t.mean(1, keepdim=True), r.mean(1, keepdim=True)
+        return from_tensor(t), from_tensor(r)
+
+
+def _figure(panels: list[tuple[Any, list[str]]]) -> Any:
+    from innverse.commands.figures import compare_figure
+
+    return compare_figure(panels)
+
+
+def _one(sep: _Separator, job, args: argparse.Namespace, rep: Reporter, noted: set[str]) -> None:
+    import numpy as np
+
+    from innverse.data.io import check_writable, write_image
+
+    pages, info = read_input(job.src)
+    refl = job.extras.get("reflection")
+    for path in (job.dst, refl):
+        if path is not None and job.writes(path):
+            check_writable(path, info)  # e.g. 16-bit colour TIFF without tifffile: refused before the work
+    if info.is_gray and "gray" not in noted:
+        noted.add("gray")
+        rep.note("gray input: repeated into R, G and B for the model; results written gray (channel mean)")
+    ts, rs = [], []
+    for page in pages:
+        t, r = sep(page)
+        ts.append(t)
+        rs.append(r)
+    t_all, r_all = np.stack(ts), np.stack(rs)
+    written = []
+    if job.writes(job.dst):
+        write_output(job.dst, t_all, info, job.force(job.dst, args.force), rep.note)
+        written.append(job.dst)
+    if refl is not None and job.writes(refl):
+        write_output(refl, r_all, info, job.force(refl, args.force), rep.note)
+        written.append(refl)
+    cmp = job.extras.get("compare")
+    if cmp is not None and job.writes(cmp):
+        first = "" if len(pages) == 1 else f" (page 1 of {len(pages)})"
+        fig = _figure([(pages[0], ["input" + first]), (ts[0], ["transmission T"]), (rs[0], ["reflection R"])])
+        write_image(cmp, fig, 8, force=job.force(cmp, args.force))
+    msg = f"{job.name} -> {job.dst}"
+    if refl is not None:
+        msg += f", reflection -> {refl}"
+    rep.info(f"{msg}  ({sep.name})")
+
+
+def _run_sample(sep: _Separator, job, args: argparse.Namespace, rep: Reporter) -> None:
+    import numpy as np
+
+    from innverse.apps.dereflect import sample_paths
+    from innverse.commands.figures import psnr_text
+    from innverse.data.degrade import psnr
+    from innverse.data.io import read_image
+
+    src, t_path, r_path = sample_paths()
+    mix, _ = read_image(src)
+    t_true, _ = read_image(t_path)
+    r_true, _ = read_image(r_path)
+    t, r = sep(mix)
+    p_in, p_t, p_r = psnr(mix, t_true), psnr(np.clip(t, 0, 1), t_true), psnr(np.clip(r, 0, 1), r_true)
+    figure = [
+        (mix, ["input I = T + R", f"vs T: {psnr_text(p_in)}"]),
+        (t, ["transmission T", psnr_text(p_t)]),
+        (r, ["reflection R", psnr_text(p_r)]),
+        (t_true, ["true T"]),
+        (r_true, ["true R"]),
+    ]
+    written = []
+    for tag, arr in (("result", t), ("reflection", r), ("input", mix), ("compare", None)):
+        path = job.dst if tag == "result" else job.extras[tag]
+        if not job.writes(path):
+            continue
+        data = _figure(figure) if arr is None else arr
+        write_sample_png(path, data, job.force(path, args.force), f"dereflect {tag}")
+        written.append(str(path))
+    rep.info(
+        f"sample (bundled synthetic mixture {src.name}) -> {job.dst}  ({sep.name}; PSNR of T: input "
+        f"{p_in:.2f} -> {p_t:.2f} dB, of R: {p_r:.2f} dB)"
+    )
+    if len(written) > 1 or (written and written[0] != str(job.dst)):
+        rep.info("wrote " + ", ".join(written))
+
+
+def _check_tiling(args: argparse.Namespace) -> tuple[int | None, int]:
+    tile, overlap = int(args.tile), args.overlap
+    if tile < 0 or 0 < tile < MIN_TILE:
+        raise UserError(f"--tile must be 0 (whole image) or at least {MIN_TILE} pixels, got {tile}")
+    if overlap is not None and overlap < 0:
+        raise UserError(f"--overlap must be >= 0, got {overlap}")
+    if tile == 0:
+        return None, 0
+    if overlap is None:
+        return tile, min(DEFAULT_OVERLAP, tile // 4)
+    if overlap >= tile:
+        raise UserError(f"--overlap must be smaller than --tile {tile}, got {overlap}")
+    return tile, int(overlap)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``innverse dereflect``; returns the exit code (1 when some files of several failed)."""
+    rep = Reporter(PROG, args.quiet)
+    inputs = list(args.inputs)
+    sample = args.sample or (inputs == ["sample"] and not Path("sample").exists())
+    if sample and inputs and inputs != ["sample"]:
+        raise UserError("--sample takes no INPUT")
+    if not sample and not inputs:
+        raise UserError("no INPUT given (files, folders, or --sample)")
+    if args.output is None or not args.output.strip():
+        raise UserError("-o/--output is required (a file name for one input, or a folder)")
+    if args.reflection_out is not None and not args.reflection_out.strip():
+        raise UserError("--reflection-out is empty (give a folder)")
+    tile, overlap = _check_tiling(args)
+    check_names(args, "--model")
+    if sample:
+        from innverse.apps.dereflect import sample_paths
+
+        job = plan_sample(args.output, SAMPLE_NAMES, sample_paths()[0])
+        if args.reflection_out is not None:
+            job.extras["reflection"] = Path(args.reflection_out) / SAMPLE_NAMES["reflection"]
+            job.replace.clear()
+            mark_sample_outputs(job)
+        jobs = [job]
+    else:
+        jobs = plan_jobs(inputs, args.output, False, ["compare"] if args.compare else [], rep.warn)
+        if args.reflection_out is not None:
+            _add_reflection_paths(jobs, args.output, args.reflection_out, inputs)
+    check_jobs(jobs, args.force, args.skip_existing, False)
+    if all(j.skipped for j in jobs):
+        return run_jobs(jobs, lambda j: None, rep)
+    sep = _Separator(args, tile, overlap)
+    if sample:
+        return run_jobs(jobs, lambda j: _run_sample(sep, j, args, rep), rep)
+    noted: set[str] = set()
+    return run_jobs(jobs, lambda j: _one(sep, j, args, rep, noted), rep)
