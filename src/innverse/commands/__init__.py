@@ -27,7 +27,7 @@ SUMMARIES = {
     "hide": "hide secret images in a cover image (HiNet, invertible)",
     "reveal": "reveal the secret images hidden in a stego image by 'innverse hide'",
     "attack": "adversarial images for a Fashion-MNIST classifier (AdvINN, PGD, FGSM, C&W)",
-    "sample": "sample images from a diffusion prior (DDIM / DDPM)",
+    "sample": "sample images from a diffusion prior (DDIM / DDPM) or a Glow flow",
     "train": "train a model (innverse train lists the tasks)",
     "benchmark": "reproduce the published tables: restoration, diffusion, flows, hiding, attacks",
     "models": "list the shipped pretrained models, their scores, and which --sigma uses which",
