@@ -1,5 +1,6 @@
 """The one user-facing convention (innverse.convention) through innverse.denoise / estimate_noise / deblur
-and innverse.wavelets.denoise / estimate_sigma / wavedec2: value rule, σ scale, layouts, types."""
+and innverse.wavelets.denoise / estimate_sigma / wavedec2: value rule, σ scale, layouts, types; and the
+API's helpers for ready models (load once, name the default choice, check_range, a reused blur)."""
 
 from __future__ import annotations
 
@@ -234,3 +235,124 @@ def test_wavedec2_accepts_numpy_and_torch_alike(clean):
     np.testing.assert_allclose(back, rgb, atol=1e-12)
     p = wavelets.wavedec2(np.moveaxis(rgb, 2, 0), "haar", 1, axes=(-2, -1))  # pywt's default axes
     assert p[0].shape == (3, 32, 32) and p[0].dtype == np.float32
+
+
+# ------------------------------------------------------------------- ready models and their helpers
+
+
+@pytest.fixture
+def loaded_names(monkeypatch):
+    """Pretrained names load stand-ins (fast), and the names are recorded."""
+    import innverse.models
+    from _standins import BlurDenoiser, MadEstimator
+
+    names: list[str] = []
+
+    def fake(name, device="cpu"):
+        names.append(str(name))
+        return MadEstimator() if str(name) == "nenet" else BlurDenoiser()
+
+    monkeypatch.setattr(innverse.models, "load_model", fake)
+    return names
+
+
+@pytest.mark.parametrize(
+    "sigma, channels, color, expected",
+    [
+        (25, 1, "opponent", "winnet-s25"),
+        (20, 1, "opponent", "winnet-blind"),
+        (None, 1, "opponent", "winnet-blind"),
+        (25, 3, "opponent", "winnet-blind"),  # each opponent channel has its own σ
+        (15, 3, "ycbcr", "winnet-blind"),
+        (25, 3, "rgb", "winnet-s25"),
+    ],
+)
+def test_denoiser_name_is_what_denoise_loads(loaded_names, clean, sigma, channels, color, expected):
+    from innverse.api import denoiser_name
+
+    assert denoiser_name(sigma, color=color if channels == 3 else None) == expected
+    image = clean if channels == 1 else _colour(clean)[1]
+    innverse.denoise(image, sigma, color=color)
+    assert loaded_names[0] == expected
+
+
+def test_denoiser_name_checks_its_arguments():
+    from innverse.api import denoiser_name
+
+    with pytest.raises(UserError, match="<= 255"):
+        denoiser_name(300)
+    with pytest.raises(UserError, match="unknown colour handling 'lab'"):
+        denoiser_name(25, color="lab")
+
+
+def test_load_helpers_give_ready_models(loaded_names):
+    from _standins import BlurDenoiser, MadEstimator
+    from innverse.api import load_denoiser, load_estimator, min_image_size
+
+    m = BlurDenoiser().train()
+    assert load_denoiser(m) is m and not m.training
+    e = MadEstimator()
+    assert load_estimator(e) is e
+    assert loaded_names == []  # ready models are not loaded again
+    ready = [load_denoiser(sigma=25), load_denoiser(sigma=25, color="opponent"), load_estimator()]
+    assert loaded_names == ["winnet-s25", "winnet-blind", "nenet"]  # the default choices
+    assert [type(r).__name__ for r in ready] == ["BlurDenoiser", "BlurDenoiser", "MadEstimator"]
+    with pytest.raises(UserError, match="noise estimator"):
+        load_denoiser("nenet")
+    assert min_image_size(m, e, None) == 8 and min_image_size() == 1
+
+
+def test_ready_models_give_the_results_of_names(noisy_u8):
+    """Loading once and passing the models is the same computation as naming them per call."""
+    from innverse.api import load_denoiser, load_estimator
+
+    den, est = load_denoiser(sigma=None), load_estimator()
+    a, info_a = innverse.denoise(noisy_u8, return_info=True)
+    b, info_b = innverse.denoise(noisy_u8, model=den, estimator=est, return_info=True)
+    assert np.array_equal(a, b) and info_a == info_b and info_a["estimated"]
+    with pytest.raises(UserError, match="not a noise estimator"):
+        load_estimator("winnet-s25")
+
+
+def test_check_range_false_accepts_strong_unclipped_noise_but_not_nan(clean):
+    from _standins import BlurDenoiser, MadEstimator
+
+    rng = np.random.default_rng(3)
+    y = (clean + 250 / 255 * rng.standard_normal(clean.shape)).astype(np.float32)
+    y[0, 0] = 4.6  # a noise peak as a larger image at this σ has some, beyond the default bound
+    den, est = BlurDenoiser(), MadEstimator()
+    calls = [
+        lambda x, **k: innverse.denoise(x, 250, model=den, **k),
+        lambda x, **k: innverse.denoise(x, model=den, estimator=est, **k),
+        lambda x, **k: innverse.estimate_noise(x, estimator=est, **k),
+        lambda x, **k: innverse.deblur(x, np.ones((3, 3)), 250, model=den, estimator=est, max_iter=2, **k),
+    ]
+    nan = y.copy()
+    nan[3, 4] = np.nan
+    for call in calls:
+        with pytest.raises(UserError, match=r"float images must be on \[0, 1\]"):
+            call(y)
+        out = call(y, check_range=False)
+        assert np.all(np.isfinite(out)) and np.shape(out) in (y.shape, ())
+        with pytest.raises(UserError, match="NaN"):
+            call(nan, check_range=False)
+
+
+def test_deblur_takes_a_circular_blur_as_given(clean):
+    from _standins import BlurDenoiser, MadEstimator
+    from innverse.physics import CircularBlur
+
+    den, est = BlurDenoiser(), MadEstimator()
+    k = np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], np.float64) / 16  # sums to 1 exactly
+    y = CircularBlur(k).A(torch.from_numpy(clean)[None, None])[0, 0].numpy()
+
+    def run(kernel):
+        return innverse.deblur(y, kernel, 2, model=den, estimator=est, max_iter=3, return_info=True)
+
+    (a, ia), (b, ib) = run(k), run(CircularBlur(k))
+    assert np.array_equal(a, b) and ia == ib
+    # an array is normalised to sum 1, an operator is used as it is
+    assert np.array_equal(run(2 * k)[0], a)
+    assert not np.array_equal(run(CircularBlur(2 * k))[0], a)
+    with pytest.raises(UserError, match="larger than the image"):
+        run(CircularBlur(np.ones((70, 3))))

@@ -213,3 +213,70 @@ def test_import_innverse_is_lazy() -> None:
     assert r.returncode == 0, r.stdout + r.stderr
     r = _fresh("import innverse, sys; assert callable(innverse.denoise) and 'innverse.api' in sys.modules")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+#: what the command line reaches only through :mod:`innverse.api`: a whole module (``None``) or the
+#: listed names of a module (the tensor-level functions that the API's functions wrap)
+THROUGH_API: dict[str, frozenset[str] | None] = {
+    "innverse.solvers": None,
+    "innverse.apps.dereflect": frozenset({"remove_reflection_tensor"}),
+}
+
+
+def _api_bypasses(name: str, source: str, is_package: bool = False) -> list[str]:
+    """``"line: what"`` for every import statement of module ``name`` (anywhere in ``source``) that
+    takes something :data:`THROUGH_API` lists from below the API."""
+    package = name if is_package else name.rpartition(".")[0]
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            pairs = [(alias.name, None) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            pairs = [(target, alias.name) for alias in node.names]
+        else:
+            continue
+        for target, what in pairs:
+            full = f"{target}.{what}" if what else target
+            for lower, names in THROUGH_API.items():
+                whole = names is None and (full == lower or full.startswith(lower + "."))
+                if whole or (names is not None and target == lower and what in names):
+                    found.append(f"{node.lineno}: {full}")
+    return found
+
+
+def test_the_api_bypass_check_finds_bypasses() -> None:
+    """Guard against a vacuous check: each way of reaching past the API is found, the API is not."""
+    src = (
+        "from innverse.solvers.denoise import denoise_tensor\n"
+        "def f():\n    import innverse.solvers.pnp\n    from innverse import solvers\n"
+        "    from ..apps.dereflect import remove_reflection_tensor, load_separator\n"
+        "    from innverse.api import denoise\n    from innverse.apps.dereflect import sample_paths\n"
+    )
+    assert _api_bypasses("innverse.commands.x", src) == [
+        "1: innverse.solvers.denoise.denoise_tensor",
+        "3: innverse.solvers.pnp",
+        "4: innverse.solvers",
+        "5: innverse.apps.dereflect.remove_reflection_tensor",
+    ]
+
+
+def test_commands_compute_through_the_public_api() -> None:
+    """The command line denoises, deblurs and removes reflections with :mod:`innverse.api` (models
+    loaded once with its helpers), not with the solvers underneath it."""
+    modules, imports = _graph()
+    cli = {m: p for m, p in modules.items() if m == "innverse.cli" or m.startswith("innverse.commands")}
+    for m in ("innverse.commands.denoise", "innverse.commands.deblur", "innverse.commands.dereflect"):
+        assert m in cli, m
+        assert "innverse.api" in {t for t, _, _ in imports[m]}, f"{m} does not use innverse.api"
+    bad = [
+        f"{m}:{hit}"
+        for m, p in sorted(cli.items())
+        for hit in _api_bypasses(m, p.read_text(), p.name == "__init__.py")
+    ]
+    assert not bad, "the command line reaches past innverse.api:\n" + "\n".join(bad)

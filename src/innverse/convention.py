@@ -119,10 +119,11 @@ class ImageBatch:
 
     ``x``: the gray or RGB channels (C = 1 or 3), float32 (float64 when the input was float64 and
     ``keep_float64``); ``alpha``: the alpha channel (B,1,H,W) or None; ``single``: True unless the input
-    was a batch (numpy N×H×W×C, torch B×C×H×W).
+    was a batch (numpy N×H×W×C, torch B×C×H×W).  ``check_range=False`` accepts float values beyond
+    [:data:`FLOAT_MIN`, :data:`FLOAT_MAX`] (NaN and ±inf are still refused).
     """
 
-    def __init__(self, image: Any, *, keep_float64: bool = False):
+    def __init__(self, image: Any, *, keep_float64: bool = False, check_range: bool = True):
         import torch
 
         if isinstance(image, torch.Tensor):
@@ -142,7 +143,8 @@ class ImageBatch:
             lo, hi = float(lo_t), float(hi_t)
             if not (math.isfinite(lo) and math.isfinite(hi)):
                 raise UserError("image contains NaN or infinite values")
-            check_float_range(lo, hi)
+            if check_range:
+                check_float_range(lo, hi)
         c = x.shape[1]
         self.alpha: torch.Tensor | None = x[:, c - 1 :] if c in (2, 4) else None
         self.x: torch.Tensor = x[:, : 1 if c <= 2 else 3].contiguous()
@@ -276,6 +278,7 @@ class ImageBatch:
         return float(v[0]) if self.single else v
 
 
-def as_batch(image: Any, *, keep_float64: bool = False) -> ImageBatch:
-    """Read a user's image by the module's rules (raises :class:`UserError` when it breaks them)."""
-    return ImageBatch(image, keep_float64=keep_float64)
+def as_batch(image: Any, *, keep_float64: bool = False, check_range: bool = True) -> ImageBatch:
+    """Read a user's image by the module's rules (raises :class:`UserError` when it breaks them;
+    ``check_range=False``: see :class:`ImageBatch`)."""
+    return ImageBatch(image, keep_float64=keep_float64, check_range=check_range)

@@ -49,16 +49,16 @@ def test_given_model_is_named(tmp_path, capsys, loaded):
 
 
 def test_ensemble_option(tmp_path, capsys, monkeypatch):
-    import innverse.solvers.denoise as solver
+    import innverse.api as api
 
     seen = []
-    real = solver.denoise_tensor
+    real = api.denoise
 
     def spy(*a, **k):
         seen.append(k.get("ensemble"))
         return real(*a, **k)
 
-    monkeypatch.setattr(solver, "denoise_tensor", spy)
+    monkeypatch.setattr(api, "denoise", spy)  # the command runs through the public function
     src = put(tmp_path / "in.png")
     assert cli(capsys, "denoise", src, "-o", tmp_path / "a.png", "--sigma", "25")[0] == 0
     assert cli(capsys, "denoise", src, "-o", tmp_path / "b.png", "--sigma", "25", "--ensemble")[0] == 0

@@ -261,7 +261,7 @@ def _blind(args: argparse.Namespace) -> int:
     from innverse.bench.blind import benchmark_blind
     from innverse.bench.methods import load_denoisers, load_estimator
     from innverse.bench.options import parse_sigmas
-    from innverse.solvers.denoise import BLIND_DENOISER
+    from innverse.commands.options import BLIND_DENOISER
 
     sigmas = parse_sigmas(args.sigma)
     dev = _setup(args)

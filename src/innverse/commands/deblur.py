@@ -118,41 +118,50 @@ def iterations_text(its: list[int]) -> str:
 
 
 class _Deblurrer:
-    """Denoiser and estimator loaded once, applied per image."""
+    """Denoiser, estimator and blur operator made once, applied per image by
+    :func:`innverse.api.deblur`."""
 
     def __init__(self, args: argparse.Namespace, sigma: float | None, kernel, kernel_name: str):
+        from innverse.api import load_denoiser, load_estimator, min_image_size
         from innverse.devices import resolve_device
-        from innverse.solvers.denoise import get_denoiser, get_estimator, min_size_of
+        from innverse.physics import CircularBlur
 
         self.args, self.sigma, self.kernel, self.kernel_name = args, sigma, kernel, kernel_name
         self.device = resolve_device(args.device, option="--device")
         self.name = str(args.model or BLIND_DENOISER)
         self.est_name = str(args.estimator or NOISE_ESTIMATOR)
-        self.den = get_denoiser(self.name, None, self.device)
-        self.est = get_estimator(self.est_name, self.device)
-        self.min_size = min_size_of(self.den, self.est)
+        self.den = load_denoiser(self.name, device=self.device)
+        self.est = load_estimator(self.est_name, device=self.device)
+        self.min_size = min_image_size(self.den, self.est)
         self.tile, self.overlap = resolve_tiling(args, self.min_size)
+        # the kernel as loaded (already normalised: used as given), its FFT kept from file to file
+        self.operator = CircularBlur(kernel)
 
     def __call__(self, x, label: str, sigma: float | None = None) -> tuple[Any, dict]:
-        """Deblur a (1,C,H,W) tensor; ``sigma`` overrides the command's --sigma."""
-        from innverse.solvers.pnp import deblur_tensor
+        """Deblur a (1,C,H,W) float tensor; ``sigma`` overrides the command's --sigma."""
+        from innverse.api import deblur
 
         h, w = x.shape[-2:]
         kh, kw = self.kernel.shape
         if kh > h or kw > w:
             raise UserError(f"{label}: image {w}×{h} is smaller than the {kw}×{kh} kernel {self.kernel_name}")
         s = self.sigma if sigma is None else sigma
-        out, info = deblur_tensor(
-            x.to(self.device),
-            self.kernel,
-            self.den,
-            self.est,
-            sigma255=s,
+        # check_range=False: file pages passed the same rule when read; the --sample input carries
+        # unclipped noise, which goes beyond it for large sigma
+        out, info = deblur(
+            x,
+            self.operator,
+            s,
             lam=self.args.lam,
             max_iter=self.args.max_iter,
+            model=self.den,
+            estimator=self.est,
+            device=self.device,
             tile=self.tile,
             overlap=self.overlap,
             color=self.args.color,
+            return_info=True,
+            check_range=False,
         )
         return out.cpu(), info
 
@@ -225,8 +234,8 @@ def _run_sample(d: _Deblurrer, job, args: argparse.Namespace, rep: Reporter, noi
 
 def run(args: argparse.Namespace) -> int:
     """Run ``innverse deblur``; returns the exit code (1 when some files of several failed)."""
+    from innverse.api import check_sigma
     from innverse.data.kernels import load_kernel
-    from innverse.solvers.denoise import check_sigma
 
     rep = Reporter(PROG, args.quiet)
     sigma = check_sigma(args.sigma, "--sigma") if args.sigma is not None else None

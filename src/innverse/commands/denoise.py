@@ -120,11 +120,12 @@ def sigma_text(sigma: float, estimated: bool) -> str:
 
 
 class _Denoiser:
-    """Models loaded once (the gray and the colour denoiser may differ), applied per file."""
+    """Models loaded once (the gray and the colour denoiser may differ), applied per file by
+    :func:`innverse.api.denoise`."""
 
     def __init__(self, args: argparse.Namespace, sigma: float | None, rep: Reporter):
+        from innverse.api import load_estimator
         from innverse.devices import resolve_device
-        from innverse.solvers.denoise import get_estimator
 
         self.device = resolve_device(args.device, option="--device")
         self.sigma = sigma
@@ -137,24 +138,20 @@ class _Denoiser:
         self.names: dict[int, str] = {}
         self.noted: set[str] = set()
         self.model(1)  # load (and validate) the gray model up front: a bad --model fails before any file
-        self.estimator = get_estimator(args.estimator, self.device) if sigma is None else None
+        self.estimator = load_estimator(args.estimator, device=self.device) if sigma is None else None
         self.tile, self.overlap = resolve_tiling(args, self.min_size)
 
     def name(self, channels: int) -> str:
         """Name of the denoiser for gray (1) or colour (3) images (what is loaded, and printed)."""
-        from innverse.data import color as colorlib
-        from innverse.solvers.denoise import default_denoiser_name
+        from innverse.api import denoiser_name
 
         if self.spec is not None:
             return str(self.spec)
-        per_channel = channels == 3 and colorlib.needs_per_channel_sigma(self.color)
-        if self.sigma is None or per_channel:
-            return BLIND_DENOISER
-        return default_denoiser_name(self.sigma)
+        return denoiser_name(self.sigma, color=self.color if channels == 3 else None)
 
     def model(self, channels: int):
         """The denoiser for gray (1) or colour (3) images."""
-        from innverse.solvers.denoise import get_denoiser
+        from innverse.api import load_denoiser
 
         if channels not in self.models:
             name = self.name(channels)
@@ -162,8 +159,7 @@ class _Denoiser:
             if same:  # one model for gray and colour images: load it once
                 self.models[channels] = self.models[same[0]]
             else:
-                color = self.color if channels == 3 else None
-                self.models[channels] = get_denoiser(name, self.sigma, self.device, color=color)
+                self.models[channels] = load_denoiser(name, device=self.device)
             self.names[channels] = name
             self._note_choice(channels, name)
         return self.models[channels]
@@ -187,22 +183,16 @@ class _Denoiser:
     @property
     def min_size(self) -> int:
         """Smallest image side the loaded models accept."""
-        from innverse.solvers.denoise import min_size_of
+        from innverse.api import min_image_size
 
-        return min_size_of(self.models[1], self.estimator)
+        return min_image_size(self.models[1], self.estimator)
 
     def __call__(self, x) -> tuple[Any, float, bool, str]:
-        """Denoise a (1,C,H,W) tensor; returns (result, sigma on 0-255 scale, estimated?, model name)."""
-        import torch
-
+        """Denoise a (1,C,H,W) float tensor; returns (result, sigma on 0-255 scale, estimated?, model
+        name)."""
+        from innverse.api import denoise
         from innverse.data import color as colorlib
-        from innverse.solvers.denoise import denoise_tensor, estimate_sigma
 
-        x = x.to(self.device)
-        if self.sigma is None:
-            sig = estimate_sigma(x, self.estimator)
-        else:
-            sig = torch.full((1,), self.sigma / 255.0, device=self.device)
         model = self.model(x.shape[1])
         color = self.color
         if (
@@ -215,10 +205,22 @@ class _Denoiser:
                 self.noted.add(msg)
                 self.rep.note(msg)
             color = "rgb"
-        out = denoise_tensor(
-            x, sig, model, tile=self.tile, overlap=self.overlap, color=color, ensemble=self.ensemble
+        # check_range=False: file pages passed the same rule when read; the --sample input carries
+        # unclipped noise, which goes beyond it for sigma above about 140
+        out, info = denoise(
+            x,
+            self.sigma,
+            model=model,
+            estimator=self.estimator,
+            device=self.device,
+            tile=self.tile,
+            overlap=self.overlap,
+            color=color,
+            ensemble=self.ensemble,
+            return_info=True,
+            check_range=False,
         )
-        return out.cpu(), float(sig[0]) * 255.0, self.sigma is None, self.names[x.shape[1]]
+        return out.cpu(), info["sigma"][0], info["estimated"], self.names[x.shape[1]]
 
 
 def _one(den: _Denoiser, job, args: argparse.Namespace, rep: Reporter) -> None:
@@ -282,7 +284,7 @@ def _run_sample(den: _Denoiser, job, args: argparse.Namespace, rep: Reporter, no
 
 def run(args: argparse.Namespace) -> int:
     """Run ``innverse denoise``; returns the exit code (1 when some files of several failed)."""
-    from innverse.solvers.denoise import check_sigma
+    from innverse.api import check_sigma
 
     rep = Reporter(PROG, args.quiet)
     sigma = check_sigma(args.sigma, "--sigma") if args.sigma is not None else None

@@ -183,19 +183,11 @@ class _Separator:
         self.tile, self.overlap = tile, overlap
 
     def __call__(self, page: Any) -> tuple[Any, Any]:
-        """``(T, R)`` float arrays of one ``H×W`` or ``H×W×3`` page (gray in, gray out)."""
-        from innverse.apps.dereflect import remove_reflection_tensor
-        from innverse.data.io import from_tensor, to_tensor
+        """``(T, R)`` float arrays of one ``H×W`` or ``H×W×3`` page (gray in, gray out), by
+        :func:`innverse.api.remove_reflection`."""
+        from innverse.api import remove_reflection
 
-        x = to_tensor(page)
-        gray = x.shape[1] == 1
-        if gray:
-            x = x.expand(-1, 3, -1, -1)
-        t, r = remove_reflection_tensor(x.to(self.device), self.net, self.tile, self.overlap)
-        t, r = t.cpu(), r.cpu()
-        if gray:
-            t, r = t.mean(1, keepdim=True), r.mean(1, keepdim=True)
-        return from_tensor(t), from_tensor(r)
+        return remove_reflection(page, self.net, tile=self.tile, overlap=self.overlap, device=self.device)
 
 
 def _figure(panels: list[tuple[Any, list[str]]]) -> Any:

@@ -120,11 +120,11 @@ def sigma_choices(step: float = SIGMA_STEP) -> list[tuple[float, bool, float, bo
     """``(low, low_included, high, high_included, name)``: the model ``innverse denoise --sigma S``
     uses for gray images, by ranges of S covering 0..255.
 
-    The rule (:func:`innverse.solvers.denoise.default_denoiser_name`) is evaluated every ``step`` and
+    The rule (:func:`innverse.api.denoiser_name` for gray images) is evaluated every ``step`` and
     each change of model is located by bisection to 1e-4.
     """
+    from innverse.api import denoiser_name
     from innverse.models import registry
-    from innverse.solvers.denoise import default_denoiser_name
 
     cards = registry.list_pretrained()
     real = registry.list_pretrained
@@ -132,19 +132,19 @@ def sigma_choices(step: float = SIGMA_STEP) -> list[tuple[float, bool, float, bo
     try:
         n = int(round(255 / step))
         grid = [i * step for i in range(n + 1)]
-        names = [default_denoiser_name(s) for s in grid]
+        names = [denoiser_name(s) for s in grid]
         cuts = []  # (boundary, name of the boundary value itself)
         for i in range(n):
             if names[i] != names[i + 1]:
                 a, b = grid[i], grid[i + 1]  # names[a] = left, names[b] = right
                 while b - a > 1e-5:
                     m = (a + b) / 2
-                    if default_denoiser_name(m) == names[i]:
+                    if denoiser_name(m) == names[i]:
                         a = m
                     else:
                         b = m
                 edge = round(b, 4)
-                cuts.append((edge, default_denoiser_name(edge) == names[i + 1]))
+                cuts.append((edge, denoiser_name(edge) == names[i + 1]))
     finally:
         registry.list_pretrained = real
     out = []

@@ -6,8 +6,9 @@ Everything here works on float tensors (B,C,H,W) in [0, 1] with σ on the same *
 Tiling is on by default and is the fast path on CPU (:data:`DEFAULT_TILE`), so a library call runs at
 the CLI's speed without any process-wide setting.
 
-Model choice goes through :func:`default_denoiser_name` (non-blind, σ given) and the constants
-:data:`BLIND_DENOISER` / :data:`NOISE_ESTIMATOR` (σ unknown), so that it is adjusted in one place.
+Model choice goes through :func:`choose_denoiser`, built on :func:`default_denoiser_name` (non-blind,
+σ given) and the constants :data:`BLIND_DENOISER` / :data:`NOISE_ESTIMATOR` (σ unknown), so that it
+is adjusted in one place.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "CALL_PIXELS",
     "check_sigma",
     "default_denoiser_name",
+    "choose_denoiser",
     "get_model",
     "get_denoiser",
     "get_estimator",
@@ -106,6 +108,15 @@ def default_denoiser_name(sigma255: float) -> str:
     return _NONBLIND[50.0]
 
 
+def choose_denoiser(sigma255: float | None, color: str | None = None) -> str:
+    """The pretrained denoiser used when none is given: the blind model when σ (0–255 scale) is
+    unknown, or for colour images (``color``: their colour handling; None for gray images) whose
+    handling gives each channel its own σ (see :func:`innverse.data.color.needs_per_channel_sigma`);
+    otherwise :func:`default_denoiser_name`."""
+    per_channel = color is not None and colorlib.needs_per_channel_sigma(color)
+    return BLIND_DENOISER if sigma255 is None or per_channel else default_denoiser_name(sigma255)
+
+
 def get_model(model: str | nn.Module | Any, device: torch.device) -> Any:
     """A ready model: an ``nn.Module`` (or any callable) is used as given, a name or path is loaded."""
     if not isinstance(model, str | os.PathLike):
@@ -122,15 +133,12 @@ def get_model(model: str | nn.Module | Any, device: torch.device) -> Any:
 
 
 def get_denoiser(model: Any, sigma255: float | None, device: torch.device, color: str | None = None) -> Any:
-    """The denoiser: ``model`` when given, else the default choice.
-
-    Default: the blind model when σ (0–255 scale) is unknown, or for colour images whose ``color``
-    handling gives each channel its own σ (see :func:`innverse.data.color.needs_per_channel_sigma`);
-    otherwise :func:`default_denoiser_name` (the non-blind model for σ where one exists).
+    """The denoiser: ``model`` when given, else the default choice, :func:`choose_denoiser` (the
+    non-blind model for σ, 0–255 scale, where one exists; the blind model when σ is unknown or a
+    colour image's ``color`` handling gives each channel its own σ).
     """
     if model is None:
-        per_channel = color is not None and colorlib.needs_per_channel_sigma(color)
-        model = BLIND_DENOISER if sigma255 is None or per_channel else default_denoiser_name(sigma255)
+        model = choose_denoiser(sigma255, color)
     m = get_model(model, device)
     if isinstance(model, str | os.PathLike) and getattr(m, "kind", None) == "nenet":
         raise UserError(f"{model}: is a noise estimator (NENet) checkpoint, not a denoiser")
