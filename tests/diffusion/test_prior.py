@@ -81,3 +81,17 @@ def test_load_errors(tmp_path: Path) -> None:
         p.generate(0)
     with pytest.raises(UserError):
         p.sampler("euler")
+
+
+def test_shipped_prior_loads_and_samples() -> None:
+    from innverse.diffusion.images import sample_images
+    from innverse.diffusion.prior import shipped_priors
+
+    assert "ddpm-fmnist" in shipped_priors()
+    weights = Path(str(__import__("innverse").__file__)).parent / "weights" / "ddpm-fmnist.safetensors"
+    assert weights.stat().st_size <= 10 * 2**20
+    prior = load_prior("ddpm-fmnist")
+    assert prior.schedule.T == 1000
+    imgs = sample_images(prior, 2, 3, "ddim", 0.0, 0, "cpu", 2)
+    assert imgs.shape == (2, 1, 32, 32) and bool(torch.isfinite(imgs).all())
+    assert float(imgs.min()) >= 0.0 and float(imgs.max()) <= 1.0

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from innverse.errors import UserError
+from innverse.nn import records_graph
 
 __all__ = ["UNet", "timestep_embedding"]
 
@@ -198,7 +199,7 @@ class UNet(nn.Module):
     (the image side the model was trained on; informative).
     """
 
-    kind = "ddpm-unet"
+    kind = "ddpm"
 
     def __init__(
         self,
@@ -319,7 +320,14 @@ class UNet(nn.Module):
         return self.time_out(F.silu(self.time_in(e.to(self.time_in.weight.dtype))))
 
     def forward(self, x: Tensor, t: Tensor) -> Tensor:
-        """The model output (ε or v) for ``x`` (B, C, H, W) at timesteps ``t`` (B,) or a scalar."""
+        """The model output (ε or v) for ``x`` (B, C, H, W) at timesteps ``t`` (B,) or a scalar.
+
+        An autograd graph is recorded only in training mode or when ``x`` requires grad (the rule of
+        :func:`innverse.nn.records_graph`; guided samplers such as DPS differentiate through ``x``)."""
+        with torch.set_grad_enabled(records_graph(self, x)):
+            return self._forward(x, t)
+
+    def _forward(self, x: Tensor, t: Tensor) -> Tensor:
         if x.ndim != 4 or x.shape[1] != self.config["in_channels"]:
             raise UserError(
                 f"UNet expects (B, {self.config['in_channels']}, H, W) input, got {tuple(x.shape)}"

@@ -210,6 +210,22 @@ def _posterior_cinn() -> type[nn.Module]:
     return ConditionalINN
 
 
+def _ddpm_unet() -> type[nn.Module]:
+    from innverse.diffusion.unet import UNet
+
+    return UNet
+
+
+register_kind(
+    ModelKind(
+        "ddpm",
+        "eps-model",
+        "time-conditioned UNet epsilon-network of a diffusion prior (innverse.diffusion.load_prior adds "
+        "its noise schedule)",
+        _ddpm_unet,
+        {"width": 8, "mults": [1, 2], "blocks": [1, 1], "attention": [1], "groups": 4, "sample_size": 8},
+    )
+)
 register_kind(
     ModelKind(
         "glow",
