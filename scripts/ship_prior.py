@@ -53,7 +53,7 @@ def main() -> int:
         keep = ("fid_label", "fid_note", "protocol", "criterion", "classifier", "samples", "samples_ddpm",
                 "seed", "test_images", "results", "options", "environment", "created")
         card["measured"] = {"benchmark": "innverse benchmark ddpm", **{k: res.get(k) for k in keep}}
-        atomic_write_bytes(card_path, (json.dumps(card, indent=2) + "\n").encode())
+        atomic_write_bytes(card_path, (json.dumps(card, indent=2) + "\n").encode(), force=True)
         print(f"ship_prior: scores added to {card_path}")
         return 0
     if not (model / "model.safetensors").is_file() or not (model / "config.json").is_file():
@@ -86,9 +86,9 @@ def main() -> int:
         "validation_note": "val_psnr_tN: PSNR of the x0 estimate from x_t at t = N on held-out images",
         "commands": a.command,
     }
-    atomic_write_bytes(targets[0], (model / "model.safetensors").read_bytes())
-    atomic_write_bytes(targets[1], (json.dumps(cfg, indent=2) + "\n").encode())
-    atomic_write_bytes(targets[2], (json.dumps(card, indent=2) + "\n").encode())
+    atomic_write_bytes(targets[0], (model / "model.safetensors").read_bytes(), force=a.force)
+    atomic_write_bytes(targets[1], (json.dumps(cfg, indent=2) + "\n").encode(), force=a.force)
+    atomic_write_bytes(targets[2], (json.dumps(card, indent=2) + "\n").encode(), force=a.force)
     print(f"ship_prior: {a.name} <- {model} (step {steps})")
     return 0
 
