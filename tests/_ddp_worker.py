@@ -50,8 +50,10 @@ class TinyDenoiser(nn.Module):
 
         d = Path(directory)
         d.mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()},
-                  str(d / "model.safetensors"))
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()},
+            str(d / "model.safetensors"),
+        )
         (d / "config.json").write_text(json.dumps({"kind": self.kind, "config": self.config}))
         return d
 
@@ -92,8 +94,9 @@ def main(argv: list[str]) -> int:
     data, out, steps = argv[0], argv[1], int(argv[2])
     resume = len(argv) > 3 and argv[3] == "resume"
     torch.manual_seed(0)
-    cfg = EngineConfig(out=out, batch_size=8, max_steps=steps, ckpt_every=2, device="cpu", progress=False,
-                       resume=resume)
+    cfg = EngineConfig(
+        out=out, batch_size=8, max_steps=steps, ckpt_every=2, device="cpu", progress=False, resume=resume
+    )
     return Engine(winnet_task(data), cfg, model=TinyDenoiser()).run()
 
 

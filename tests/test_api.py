@@ -207,8 +207,9 @@ def test_wavelet_functions_take_and_give_sigma_on_0_255(clean):
     np.testing.assert_allclose(wavelets.denoise(noisy, 25), ref, atol=2e-6)
     np.testing.assert_allclose(wavelets.denoise(noisy), wavelets.denoise_data_scale(noisy), atol=2e-6)
     t = torch.from_numpy(noisy)
-    torch.testing.assert_close(wavelets.denoise(t, 25),
-                               wavelets.denoise_data_scale(t, 25 / 255), atol=0, rtol=0)
+    torch.testing.assert_close(
+        wavelets.denoise(t, 25), wavelets.denoise_data_scale(t, 25 / 255), atol=0, rtol=0
+    )
     per_image = wavelets.denoise(np.stack([noisy, noisy])[..., None], sigma=[25, 0])
     np.testing.assert_allclose(per_image[1, ..., 0], noisy, atol=1e-5)  # sigma 0: untouched
     assert np.abs(per_image[0, ..., 0] - noisy).mean() > 0.02

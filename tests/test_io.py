@@ -378,8 +378,9 @@ def test_float_data_to_png_says_it_is_written_at_16_bits(tmp_path):
     notes: list[str] = []
     a = _img(1)
     b, info = read_image(write_image(tmp_path / "f.png", a, 32, notes=notes))
-    assert info.bit_depth == 16 and notes == [f"{tmp_path / 'f.png'}: PNG holds no floats: "
-                                              "float data written as 16-bit (clipped to [0, 1])"]
+    assert info.bit_depth == 16 and notes == [
+        f"{tmp_path / 'f.png'}: PNG holds no floats: float data written as 16-bit (clipped to [0, 1])"
+    ]
     np.testing.assert_array_equal(b, _expected(a, 16))
 
 
@@ -485,8 +486,12 @@ def test_icc_exif_xmp_dpi_round_trip(tmp_path, ext, channels, bits):
 
 def test_metadata_survives_png_to_jpeg_to_tiff(tmp_path):
     icc = _icc()
-    first = write_image(tmp_path / "a.png", _img(3), icc_profile=icc, info=io.ImageInfo(
-        None, "PNG", "RGB", 8, 3, exif=_exif(), text={"Title": "a test"}))
+    first = write_image(
+        tmp_path / "a.png",
+        _img(3),
+        icc_profile=icc,
+        info=io.ImageInfo(None, "PNG", "RGB", 8, 3, exif=_exif(), text={"Title": "a test"}),
+    )
     _, info = read_image(first)
     assert info.text == {"Title": "a test"} and info.icc_profile == icc
     notes: list[str] = []

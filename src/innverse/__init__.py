@@ -28,4 +28,5 @@ def __getattr__(name: str) -> object:
         return getattr(api, name)
     raise AttributeError(f"module 'innverse' has no attribute {name!r}")
 
+
 __all__ = ["__version__", "deblur", "denoise", "estimate_noise", "remove_reflection", "superres"]

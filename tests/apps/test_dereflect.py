@@ -156,8 +156,9 @@ def test_api_follows_the_convention(tiny):
     rgb = (rng.random((19, 23, 3)) * 255).astype(np.uint8)
     t, r = innverse.remove_reflection(rgb, model=tiny, device="cpu")
     assert t.dtype == r.dtype == np.uint8 and t.shape == r.shape == rgb.shape
-    ref_t, ref_r = remove_reflection_tensor(torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255,
-                                            load_separator(tiny), tile=None)
+    ref_t, ref_r = remove_reflection_tensor(
+        torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255, load_separator(tiny), tile=None
+    )
     exp = (ref_t.clamp(0, 1) * 255).round()[0].permute(1, 2, 0).numpy().astype(np.uint8)
     assert np.array_equal(t, exp)
     # float numpy batch, torch (3, H, W) and (B, 3, H, W): kind, dtype and layout kept

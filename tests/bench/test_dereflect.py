@@ -125,20 +125,29 @@ def test_end_to_end_with_given_pairs(tmp_path: Path, models):
     g = torch.Generator().manual_seed(3)
     t, r = torch.rand(4, 3, 30, 34, generator=g), torch.rand(4, 3, 30, 34, generator=g) * 0.2
     mix = (t + r).clamp(0, 1)
-    res = benchmark_dereflect(tmp_path / "out", models=[str(models["durrnet"]), str(models["unet"])],
-                              pairs=(mix, t, r), figure_pairs=2, log=None)
+    res = benchmark_dereflect(
+        tmp_path / "out",
+        models=[str(models["durrnet"]), str(models["unet"])],
+        pairs=(mix, t, r),
+        figure_pairs=2,
+        log=None,
+    )
     names = [row["method"] for row in res["rows"]]
     assert names == ["input itself", "dr", "unet"]  # a folder ".../dr/model" is named by its run folder
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["dereflect.json", "dereflect.md",
-                                                                     "dereflect.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "dereflect.json",
+        "dereflect.md",
+        "dereflect.png",
+    ]
     data = json.loads((tmp_path / "out" / "dereflect.json").read_text())
     assert data["rows"][1]["params"] == sum(p.numel() for p in DURRNet(**TINY).parameters())
     assert data["rows"][2]["gflop_per_mp"] > 0 and data["rows"][1]["seconds_per_mp"] > 0
     md = (tmp_path / "out" / "dereflect.md").read_text()
     assert md == render_dereflect(res) and "| input itself" in md and "GFLOP/MP" in md
     # the tiled run of the same model scores the same pairs, with tiles of at least 32 pixels
-    res2 = benchmark_dereflect(tmp_path / "o2", models=[str(models["unet"])], pairs=(mix, t, r), tile=32,
-                               figure_pairs=0, log=None)
+    res2 = benchmark_dereflect(
+        tmp_path / "o2", models=[str(models["unet"])], pairs=(mix, t, r), tile=32, figure_pairs=0, log=None
+    )
     assert res2["protocol"]["tile"] == 32 and not (tmp_path / "o2" / "dereflect.png").exists()
 
 
@@ -156,8 +165,22 @@ def test_refusals(tmp_path: Path, models):
 def test_the_command(tmp_path: Path, capsys, root: Path, models):
     from innverse.cli import main
 
-    code = main(["benchmark", "dereflect", "--out", str(tmp_path / "r"), "--data", str(root), "--size", "32",
-                 "--models", f"{models['unet']},{models['durrnet']}", "--figure-pairs", "1"])
+    code = main(
+        [
+            "benchmark",
+            "dereflect",
+            "--out",
+            str(tmp_path / "r"),
+            "--data",
+            str(root),
+            "--size",
+            "32",
+            "--models",
+            f"{models['unet']},{models['durrnet']}",
+            "--figure-pairs",
+            "1",
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     assert "| input itself" in out and "| unet" in out and "| dr " in out

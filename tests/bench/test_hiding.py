@@ -104,8 +104,16 @@ def test_benchmark_end_to_end(tmp_path: Path):
         torch.manual_seed(n)
         net = randomise_(HiNet(secrets=n, blocks=1, hidden=4), std=0.02)
         models.append(str(net.save(tmp_path / f"m{n}")))
-    res = benchmark_hiding(tmp_path / "out", models=models, data=str(root), steg_images=12, steg_crop=16,
-                           steg_steps=2, tile=32, log=None)
+    res = benchmark_hiding(
+        tmp_path / "out",
+        models=models,
+        data=str(root),
+        steg_images=12,
+        steg_crop=16,
+        steg_steps=2,
+        tile=32,
+        log=None,
+    )
     names = [r["method"] for r in res["rows"]]
     assert names == ["m1", "m4", "lsb-4", "lsb-2x4", "lsb-1x4"]
     assert all(r["images"] == 8 and 0 <= r["steg_accuracy"] <= 1 for r in res["rows"])

@@ -59,8 +59,9 @@ def test_one_file_with_reflection_and_compare(tmp_path: Path, capsys, model):
     a = _rgb(30, 26)  # neither side a multiple of the model's factor 4
     src = put(tmp_path / "in.png", a)
     out, refl = tmp_path / "t.png", tmp_path / "refl"
-    code, stdout, err = cli(capsys, "dereflect", src, "-o", out, "--reflection-out", refl, "--compare",
-                            "--model", model)
+    code, stdout, err = cli(
+        capsys, "dereflect", src, "-o", out, "--reflection-out", refl, "--compare", "--model", model
+    )
     assert code == 0, err
     assert f"-> {out}, reflection -> {refl / 't.png'}" in stdout
     assert files(tmp_path) == ["in.png", "refl/t.png", "t.png", "t_compare.png"]
@@ -85,8 +86,18 @@ def test_folders_keep_sub_folders_and_16_bit(tmp_path: Path, capsys, model):
     (tmp_path / "in" / "sub").mkdir(parents=True)
     put(tmp_path / "in" / "a.png", _rgb(20, 24, 1))
     put(tmp_path / "in" / "sub" / "b.png", _rgb(17, 33, 2), bits=16)
-    code, stdout, err = cli(capsys, "dereflect", tmp_path / "in", "-o", tmp_path / "out",
-                            "--reflection-out", tmp_path / "r", "--model", model, "-q")
+    code, stdout, err = cli(
+        capsys,
+        "dereflect",
+        tmp_path / "in",
+        "-o",
+        tmp_path / "out",
+        "--reflection-out",
+        tmp_path / "r",
+        "--model",
+        model,
+        "-q",
+    )
     assert code == 0, err
     assert stdout == ""
     assert files(tmp_path / "out") == files(tmp_path / "r") == ["a.png", "sub/b.png"]
@@ -112,8 +123,9 @@ def test_unet_baseline_and_tiles(tmp_path: Path, capsys):
     torch.manual_seed(2)
     m = randomise_(UNetSeparator(4), 0.05, seed=3).save(tmp_path / "unet")
     src = put(tmp_path / "big.png", _rgb(90, 71))
-    code, _, err = cli(capsys, "dereflect", src, "-o", tmp_path / "o.png", "--model", m, "--tile", "32",
-                       "--overlap", "8")
+    code, _, err = cli(
+        capsys, "dereflect", src, "-o", tmp_path / "o.png", "--model", m, "--tile", "32", "--overlap", "8"
+    )
     assert code == 0, err
     assert read_image(tmp_path / "o.png")[0].shape == (90, 71, 3)
 
@@ -126,8 +138,17 @@ def test_sample(tmp_path: Path, capsys, model):
     t, _ = read_image(tmp_path / "s" / cmd.SAMPLE_NAMES["result"])
     assert t.shape == (128, 192, 3)
     # a rerun replaces its own sample files; --reflection-out moves the reflection
-    code, _, err = cli(capsys, "dereflect", "--sample", "-o", tmp_path / "s", "--model", model,
-                       "--reflection-out", tmp_path / "rr")
+    code, _, err = cli(
+        capsys,
+        "dereflect",
+        "--sample",
+        "-o",
+        tmp_path / "s",
+        "--model",
+        model,
+        "--reflection-out",
+        tmp_path / "rr",
+    )
     assert code == 0, err
     assert files(tmp_path / "rr") == [cmd.SAMPLE_NAMES["reflection"]]
 
@@ -156,14 +177,30 @@ def test_refusals(tmp_path: Path, capsys, model):
         (["dereflect", src, "-o", o, "--model", "nosuch"], "unknown reflection-removal model"),
         (["dereflect", src, "-o", tmp_path / "o.png", "--model", ""], "--model is empty"),
         (["dereflect", src, "-o", tmp_path / "o.png", "--model", model, "--tile", "8"], "--tile must be 0"),
-        (["dereflect", src, "-o", tmp_path / "o.png", "--model", model, "--tile", "64", "--overlap", "64"],
-         "--overlap must be smaller"),
+        (
+            ["dereflect", src, "-o", tmp_path / "o.png", "--model", model, "--tile", "64", "--overlap", "64"],
+            "--overlap must be smaller",
+        ),
         (["dereflect", src, "-o", src, "--model", model], "is the input file"),
         (["dereflect", src, "-o", tmp_path / "o.xyz", "--model", model], "unknown output format"),
-        (["dereflect", src, tmp_path / "in2.png", "-o", tmp_path / "o", "--reflection-out", tmp_path / "o",
-          "--model", model], "would be written twice"),
-        (["dereflect", src, "-o", tmp_path / "o.png", "--reflection-out", src, "--model", model],
-         "exists and is not a folder"),
+        (
+            [
+                "dereflect",
+                src,
+                tmp_path / "in2.png",
+                "-o",
+                tmp_path / "o",
+                "--reflection-out",
+                tmp_path / "o",
+                "--model",
+                model,
+            ],
+            "would be written twice",
+        ),
+        (
+            ["dereflect", src, "-o", tmp_path / "o.png", "--reflection-out", src, "--model", model],
+            "exists and is not a folder",
+        ),
         (["dereflect", "--sample", src, "-o", tmp_path / "s"], "--sample takes no INPUT"),
         (["dereflect", src, "-o", tmp_path / "o.png", "--model", model, "--device", "nosuch"], "--device"),
     ]
@@ -185,14 +222,16 @@ def test_bad_files_fail_cleanly_and_the_rest_is_done(tmp_path: Path, capsys, mod
             needle = "no images found"
         assert_clean_failure(code, err, name, needle, prefix="innverse dereflect: error:")
         assert not (tmp_path / "out").exists() or files(tmp_path / "out") == []
-    code, _, err = cli(capsys, "dereflect", tmp_path / "tiny.png", "-o", tmp_path / "t6.png", "--model",
-                       model)
+    code, _, err = cli(
+        capsys, "dereflect", tmp_path / "tiny.png", "-o", tmp_path / "t6.png", "--model", model
+    )
     assert code == 0, err
     assert read_image(tmp_path / "t6.png")[0].shape == (5, 6)
     # several inputs: the broken one is reported, the good one written, exit 1
     good = put(tmp_path / "good.png", _rgb())
-    code, _, err = cli(capsys, "dereflect", good, tmp_path / "text.png", "-o", tmp_path / "many",
-                       "--model", model)
+    code, _, err = cli(
+        capsys, "dereflect", good, tmp_path / "text.png", "-o", tmp_path / "many", "--model", model
+    )
     assert code == 1 and "Traceback" not in err and "not a recognised image" in err
     assert files(tmp_path / "many") == ["good.png"]
 
@@ -205,8 +244,17 @@ def test_outputs_are_atomic(tmp_path: Path, capsys, model, monkeypatch):
         raise MemoryError
 
     monkeypatch.setattr(app, "remove_reflection_tensor", boom)
-    code, _, err = cli(capsys, "dereflect", src, "-o", tmp_path / "o.png", "--reflection-out", tmp_path / "r",
-                       "--model", model)
+    code, _, err = cli(
+        capsys,
+        "dereflect",
+        src,
+        "-o",
+        tmp_path / "o.png",
+        "--reflection-out",
+        tmp_path / "r",
+        "--model",
+        model,
+    )
     assert code == 2 and "out of memory" in err and "Traceback" not in err
     assert files(tmp_path) == ["in.png"]
     monkeypatch.undo()

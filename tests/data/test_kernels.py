@@ -98,3 +98,21 @@ def test_levin_without_h5py_says_so(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "h5py", None)  # import h5py now raises ImportError
     with pytest.raises(UserError, match="needs the 'h5py' package"):
         load_kernel("levin:2")
+
+
+def test_float_tiff_kernel_of_any_scale_loads(tmp_path):
+    """A PSF saved as a 32-bit float TIFF in arbitrary units is a kernel, not an image: no [0, 1] rule."""
+    tifffile = pytest.importorskip("tifffile")
+    from innverse.data.kernels import load_kernel
+
+    k = np.zeros((9, 9), np.float32)
+    k[3:6, 2:7] = 250.0
+    path = tmp_path / "psf.tif"
+    tifffile.imwrite(path, k)
+    out = load_kernel(str(path))
+    np.testing.assert_allclose(out, k / k.sum(), atol=1e-7)
+    bad = k.copy()
+    bad[0, 0] = np.nan
+    tifffile.imwrite(path, bad)
+    with pytest.raises(UserError, match="NaN"):
+        load_kernel(str(path))

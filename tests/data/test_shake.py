@@ -57,9 +57,7 @@ def test_shake_kernel_is_normalised_and_centred():
     assert abs((k.sum(0) * r).sum() - k.shape[1] // 2) <= 0.5
 
 
-@pytest.mark.parametrize(
-    "kwargs", [dict(length=0.0), dict(anxiety=2.0), dict(samples=1)]
-)
+@pytest.mark.parametrize("kwargs", [dict(length=0.0), dict(anxiety=2.0), dict(samples=1)])
 def test_bad_parameters(kwargs):
     with pytest.raises(ValueError):
         shake_trajectory(np.random.default_rng(0), **kwargs)

@@ -59,8 +59,10 @@ def test_roundtrip_and_logdet(cls: type, shape: str, cc: int, update: str, split
     x = _input(shape, channels)
     cond = {}
     if cc:
-        cond["cond"] = torch.randn(2, cc, dtype=torch.float64) if shape == "vector" else torch.randn(
-            2, cc, 4, 3, dtype=torch.float64
+        cond["cond"] = (
+            torch.randn(2, cc, dtype=torch.float64)
+            if shape == "vector"
+            else torch.randn(2, cc, 4, 3, dtype=torch.float64)
         )
     assert_invertible(m, x, 1e-12, **cond)
     y, ld = m(x, **cond)

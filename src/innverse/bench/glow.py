@@ -305,6 +305,21 @@ _PEAK_SCRIPT = """
 import json, resource, sys, torch
 torch.set_num_threads(1)
 from innverse.models.glow import Glow
+
+
+def high_water_kb():
+    # VmHWM belongs to this process's address space; ru_maxrss would carry over the parent's peak
+    # through fork + exec on Linux
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 levels, steps, width, batch, ckpt = map(int, sys.argv[1:6])
 torch.manual_seed(0)
 m = Glow(1, levels, steps, width, checkpoint=bool(ckpt)).train()
@@ -312,16 +327,16 @@ x = torch.rand(batch, 1, 28, 28)
 with torch.no_grad():
     m.log_prob(x[:2])  # ActNorm initialisation outside the measured step
 m.zero_grad()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = high_water_kb()
 loss = -m.log_prob(x).mean()
 loss.backward()
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+after = high_water_kb()
 print(json.dumps({"rss_before_kb": before, "rss_peak_kb": after}))
 """
 
 
 def peak_memory(levels: int, steps: int, width: int, batch: int, checkpoint: bool) -> dict[str, int]:
-    """Peak resident memory (kB) of a fresh process doing one training step (``ru_maxrss``)."""
+    """Peak resident memory (kB) of a fresh process doing one training step (``VmHWM``)."""
     out = subprocess.run(
         [
             sys.executable,

@@ -43,13 +43,29 @@ from innverse.bench.lsb import lsb_hide, lsb_reveal
 from innverse.errors import UserError
 from innverse.train.tasks.hinet import TILE
 
-__all__ = ["ANCHOR", "HidingMethod", "hinet_method", "lsb_method", "png_round_trip", "score_method",
-           "train_steganalyser", "steganalysis_accuracy", "ssim_separable", "benchmark_hiding",
-           "render_hiding", "hiding_figure", "add_hiding_arguments", "run_hiding"]
+__all__ = [
+    "ANCHOR",
+    "HidingMethod",
+    "hinet_method",
+    "lsb_method",
+    "png_round_trip",
+    "score_method",
+    "train_steganalyser",
+    "steganalysis_accuracy",
+    "ssim_separable",
+    "benchmark_hiding",
+    "render_hiding",
+    "hiding_figure",
+    "add_hiding_arguments",
+    "run_hiding",
+]
 
 #: HiNet's published results (Jing et al., ICCV 2021, Table 1: DIV2K, one secret, unquantised)
-ANCHOR = {"stego_psnr": 38.82, "secret_psnr": 46.86,
-          "source": "HiNet (Jing et al., ICCV 2021), Table 1, DIV2K test, 1 secret, no quantisation, GPU"}
+ANCHOR = {
+    "stego_psnr": 38.82,
+    "secret_psnr": 46.86,
+    "source": "HiNet (Jing et al., ICCV 2021), Table 1, DIV2K test, 1 secret, no quantisation, GPU",
+}
 
 Log = Callable[[str], Any] | None
 
@@ -72,19 +88,24 @@ def hinet_method(net: Any, name: str, seed: int = 0) -> HidingMethod:
 
     cfg = net.config
     params = sum(p.numel() for p in net.parameters())
-    about = f"HiNet, {cfg['blocks']} blocks, hidden {cfg['hidden']}, {params:,} " \
-            f"parameters ({getattr(net, 'source', 'in memory')})"
-    return HidingMethod(name, net.secrets, lambda c, s: hide_tensor(net, c, s),
-                        lambda x: reveal_tensor(net, x, seed), about)
+    about = (
+        f"HiNet, {cfg['blocks']} blocks, hidden {cfg['hidden']}, {params:,} "
+        f"parameters ({getattr(net, 'source', 'in memory')})"
+    )
+    return HidingMethod(
+        name, net.secrets, lambda c, s: hide_tensor(net, c, s), lambda x: reveal_tensor(net, x, seed), about
+    )
 
 
 def lsb_method(n: int, k: int) -> HidingMethod:
     """LSB substitution of ``k`` bits of each of ``n`` secrets."""
     name = f"lsb-{k}" if n == 1 else f"lsb-{k}x{n}"
     keep = 8 - n * k
-    about = f"LSB substitution: {k} top bit(s) of each of {n} secret(s) in the {n * k} low bits of the " \
-            "cover " \
-            f"({keep} cover bit(s) kept); missing bits filled with half a step"
+    about = (
+        f"LSB substitution: {k} top bit(s) of each of {n} secret(s) in the {n * k} low bits of the "
+        "cover "
+        f"({keep} cover bit(s) kept); missing bits filled with half a step"
+    )
     return HidingMethod(name, n, lambda c, s: lsb_hide(c, s, k), lambda x: lsb_reveal(x, n, k), about)
 
 
@@ -158,21 +179,30 @@ def score_method(m: HidingMethod, covers: Tensor, secrets: Tensor, folder: Path,
     p_stego, s_stego = psnr(stego, covers), _ssim_each(stego, covers)
     p_sec, s_sec = psnr(flat_r, flat_s).reshape(n, -1), _ssim_each(flat_r, flat_s).reshape(n, -1)
     row = {
-        "method": m.name, "about": m.about, "secrets": m.secrets, "images": n,
-        "stego_psnr": _mean(p_stego), "stego_ssim": _mean(s_stego),
-        "secret_psnr": _mean(p_sec), "secret_ssim": _mean(s_sec),
+        "method": m.name,
+        "about": m.about,
+        "secrets": m.secrets,
+        "images": n,
+        "stego_psnr": _mean(p_stego),
+        "stego_ssim": _mean(s_stego),
+        "secret_psnr": _mean(p_sec),
+        "secret_ssim": _mean(s_sec),
         "secret_psnr_each": [_mean(p_sec[:, j]) for j in range(m.secrets)],
-        "hide_seconds": t_hide / n, "reveal_seconds": t_rev / n,
+        "hide_seconds": t_hide / n,
+        "reveal_seconds": t_rev / n,
         "per_image": {"stego_psnr": p_stego.tolist(), "secret_psnr": p_sec.mean(1).tolist()},
     }
     if log:
-        log(f"{m.name}: stego {row['stego_psnr']:.2f} dB / SSIM {row['stego_ssim']:.4f}, revealed "
-            f"{row['secret_psnr']:.2f} dB / SSIM {row['secret_ssim']:.4f} ({n} PNG round trips)")
+        log(
+            f"{m.name}: stego {row['stego_psnr']:.2f} dB / SSIM {row['stego_ssim']:.4f}, revealed "
+            f"{row['secret_psnr']:.2f} dB / SSIM {row['secret_ssim']:.4f} ({n} PNG round trips)"
+        )
     return {"row": row, "stego": stego, "revealed": rev}
 
 
-def _pool_pairs(pool: Sequence[np.ndarray], count: int, n: int, crop: int, seed: int
-                ) -> tuple[Tensor, Tensor]:
+def _pool_pairs(
+    pool: Sequence[np.ndarray], count: int, n: int, crop: int, seed: int
+) -> tuple[Tensor, Tensor]:
     """``count`` covers and their ``n`` secrets: random ``crop`` crops of the pool (seeded)."""
     g = torch.Generator().manual_seed(seed)
     out = np.empty((count, 1 + n, crop, crop, 3), np.uint8)
@@ -188,12 +218,17 @@ def _pool_pairs(pool: Sequence[np.ndarray], count: int, n: int, crop: int, seed:
 
 
 def _hide_all(m: HidingMethod, covers: Tensor, secrets: Tensor, batch: int = 16) -> Tensor:
-    return torch.cat([m.hide(covers[i : i + batch], list(secrets[i : i + batch].unbind(1)))
-                      for i in range(0, covers.shape[0], batch)])
+    return torch.cat(
+        [
+            m.hide(covers[i : i + batch], list(secrets[i : i + batch].unbind(1)))
+            for i in range(0, covers.shape[0], batch)
+        ]
+    )
 
 
-def train_steganalyser(covers: Tensor, stegos: Tensor, steps: int = 400, batch: int = 32, seed: int = 0,
-                       lr: float = 1e-3) -> tuple[torch.nn.Module, float]:
+def train_steganalyser(
+    covers: Tensor, stegos: Tensor, steps: int = 400, batch: int = 32, seed: int = 0, lr: float = 1e-3
+) -> tuple[torch.nn.Module, float]:
     """A :class:`~innverse.models.steganalysis.Steganalyser` trained (Adam, ``steps`` steps, half covers
     and half their stego images per batch) to output > 0 on stego images; returns it (eval mode) and
     its accuracy on the last 20 % of the given pairs, held out from training."""
@@ -302,12 +337,23 @@ def benchmark_hiding(
             methods += [(4, lsb_method(4, 2)), (4, lsb_method(4, 1))]
         elif n <= 8:
             methods.append((n, lsb_method(n, 8 // n)))
-    res: dict = {"benchmark": "hiding", "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                 "environment": environment(device), "anchor": ANCHOR,
-                 "protocol": {"test": f"{len(tiles)} tiles {tile}x{tile} of CBSD68[56:]",
-                              "steganalysis": {"train_images": steg_images, "crop": steg_crop,
-                                               "steps": steg_steps, "source": "training pool crops"},
-                              "seed": seed}, "rows": []}
+    res: dict = {
+        "benchmark": "hiding",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "environment": environment(device),
+        "anchor": ANCHOR,
+        "protocol": {
+            "test": f"{len(tiles)} tiles {tile}x{tile} of CBSD68[56:]",
+            "steganalysis": {
+                "train_images": steg_images,
+                "crop": steg_crop,
+                "steps": steg_steps,
+                "source": "training pool crops",
+            },
+            "seed": seed,
+        },
+        "rows": [],
+    }
     fig_rows = []
     pairs = {n: held_out_pairs(tiles, n) for n in {n for n, _ in methods}}
     with tempfile.TemporaryDirectory(prefix="innverse-hiding-") as tmp:
@@ -323,16 +369,22 @@ def benchmark_hiding(
             row["steg_heldout_accuracy"] = held
             row["steg_seconds"] = time.perf_counter() - t0
             if log:
-                log(f"{m.name}: steganalysis accuracy {100 * row['steg_accuracy']:.1f} % on the test pairs "
-                    f"({100 * held:.1f} % on held-out training-pool pairs)")
+                log(
+                    f"{m.name}: steganalysis accuracy {100 * row['steg_accuracy']:.1f} % on the test pairs "
+                    f"({100 * held:.1f} % on held-out training-pool pairs)"
+                )
             if m.name.startswith("hinet") or m.about.startswith("HiNet"):
                 if n == 1:
-                    row["anchor_delta"] = {"stego_db": row["stego_psnr"] - ANCHOR["stego_psnr"],
-                                           "secret_db": row["secret_psnr"] - ANCHOR["secret_psnr"]}
+                    row["anchor_delta"] = {
+                        "stego_db": row["stego_psnr"] - ANCHOR["stego_psnr"],
+                        "secret_db": row["secret_psnr"] - ANCHOR["secret_psnr"],
+                    }
             res["rows"].append(row)
             fig_rows.append((m.name, covers[0], r["stego"][0], secrets[0, 0], r["revealed"][0, 0]))
-    written = [write_text(folder / "hiding.json", json_text(res)),
-               write_text(folder / "hiding.md", render_hiding(res))]
+    written = [
+        write_text(folder / "hiding.json", json_text(res)),
+        write_text(folder / "hiding.md", render_hiding(res)),
+    ]
     write_image(folder / "hiding.png", hiding_figure(fig_rows), 8, force=True)
     written.append(folder / "hiding.png")
     if log:
@@ -344,38 +396,65 @@ def render_hiding(res: dict) -> str:
     """The Markdown report of :func:`benchmark_hiding`'s results."""
     from innverse.bench.report import markdown_table
 
-    head = ["method", "N", "stego PSNR", "stego SSIM", "revealed PSNR", "revealed SSIM",
-            "steganalysis acc.", "hide s/img", "reveal s/img"]
+    head = [
+        "method",
+        "N",
+        "stego PSNR",
+        "stego SSIM",
+        "revealed PSNR",
+        "revealed SSIM",
+        "steganalysis acc.",
+        "hide s/img",
+        "reveal s/img",
+    ]
     body = []
     for r in res["rows"]:
-        body.append([r["method"], str(r["secrets"]), f"{r['stego_psnr']:.2f}", f"{r['stego_ssim']:.4f}",
-                     f"{r['secret_psnr']:.2f}", f"{r['secret_ssim']:.4f}",
-                     f"{100 * r['steg_accuracy']:.1f} %", f"{r['hide_seconds']:.4f}",
-                     f"{r['reveal_seconds']:.4f}"])
+        body.append(
+            [
+                r["method"],
+                str(r["secrets"]),
+                f"{r['stego_psnr']:.2f}",
+                f"{r['stego_ssim']:.4f}",
+                f"{r['secret_psnr']:.2f}",
+                f"{r['secret_ssim']:.4f}",
+                f"{100 * r['steg_accuracy']:.1f} %",
+                f"{r['hide_seconds']:.4f}",
+                f"{r['reveal_seconds']:.4f}",
+            ]
+        )
     p = res["protocol"]
     env = res["environment"]
     lines = [
-        "# Image hiding: HiNet vs LSB substitution (8-bit PNG round trip)", "",
+        "# Image hiding: HiNet vs LSB substitution (8-bit PNG round trip)",
+        "",
         f"Test: {p['test']} (cover k hides tiles k+7j); every stego image written as an 8-bit PNG and "
         "read back; PSNR in dB. Steganalysis: a small CNN trained per method on "
         f"{p['steganalysis']['train_images']} training-pool covers ({p['steganalysis']['crop']}x"
         f"{p['steganalysis']['crop']}) and their stego images, {p['steganalysis']['steps']} steps; "
-        "accuracy on the test covers + stego images (50 % = undetectable).", "",
-        markdown_table(head, body), "",
+        "accuracy on the test covers + stego images (50 % = undetectable).",
+        "",
+        markdown_table(head, body),
+        "",
     ]
     for r in res["rows"]:
         lines.append(f"- **{r['method']}**: {r['about']}.")
         if "anchor_delta" in r:
             a = r["anchor_delta"]
-            lines.append(f"  Distance from HiNet's published figures ({res['anchor']['source']}: stego "
-                         f"{res['anchor']['stego_psnr']} dB, secret {res['anchor']['secret_psnr']} dB): "
-                         "stego "
-                         f"{a['stego_db']:+.2f} dB, secret {a['secret_db']:+.2f} dB.")
+            lines.append(
+                f"  Distance from HiNet's published figures ({res['anchor']['source']}: stego "
+                f"{res['anchor']['stego_psnr']} dB, secret {res['anchor']['secret_psnr']} dB): "
+                "stego "
+                f"{a['stego_db']:+.2f} dB, secret {a['secret_db']:+.2f} dB."
+            )
         if r["secrets"] > 1:
             each = ", ".join(f"{v:.2f}" for v in r["secret_psnr_each"])
             lines.append(f"  Revealed PSNR per secret: {each} dB.")
-    lines += ["", f"Machine: {env.get('cpu', '?')}, torch {env.get('torch', '?')}, {env.get('threads', '?')} "
-              f"thread(s), device {env.get('device', '?')}; created {res['created']}.", ""]
+    lines += [
+        "",
+        f"Machine: {env.get('cpu', '?')}, torch {env.get('torch', '?')}, {env.get('threads', '?')} "
+        f"thread(s), device {env.get('device', '?')}; created {res['created']}.",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -383,17 +462,30 @@ def render_hiding(res: dict) -> str:
 def add_hiding_arguments(p: Any) -> None:
     """The options of ``innverse benchmark hiding`` (for an argparse parser)."""
     p.add_argument("--out", required=True, metavar="DIR", help="folder for hiding.md/.json/.png")
-    p.add_argument("--model", action="append", metavar="NAME_OR_PATH",
-                   help="hiding model (shipped name or folder); repeat for several (default hinet, hinet-4)")
-    p.add_argument("--data", metavar="DIR",
-                   help="data root holding photos/ and CBSD68/ (default: the innverse data root)")
+    p.add_argument(
+        "--model",
+        action="append",
+        metavar="NAME_OR_PATH",
+        help="hiding model (shipped name or folder); repeat for several (default hinet, hinet-4)",
+    )
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        help="data root holding photos/ and CBSD68/ (default: the innverse data root)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of z for revealing and of the steganalysis data")
     p.add_argument("--limit", type=int, metavar="N", help="use only the first N test tiles")
-    p.add_argument("--steg-images", type=int, default=384, metavar="N",
-                   help="training-pool covers the steganalysis CNN learns from (default 384)")
+    p.add_argument(
+        "--steg-images",
+        type=int,
+        default=384,
+        metavar="N",
+        help="training-pool covers the steganalysis CNN learns from (default 384)",
+    )
     p.add_argument("--steg-crop", type=int, default=64, metavar="S", help="their crop size (default 64)")
-    p.add_argument("--steg-steps", type=int, default=250, metavar="N",
-                   help="its training steps (default 250)")
+    p.add_argument(
+        "--steg-steps", type=int, default=250, metavar="N", help="its training steps (default 250)"
+    )
     p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
     p.add_argument("--device", default="cpu", metavar="DEV", help="cpu or cuda (default cpu)")
 
@@ -403,8 +495,16 @@ def run_hiding(args: Any) -> int:
     if args.threads < 1:
         raise UserError("--threads must be at least 1")
     torch.set_num_threads(int(args.threads))
-    res = benchmark_hiding(args.out, models=args.model or ("hinet", "hinet-4"), data=args.data,
-                           seed=args.seed, steg_images=args.steg_images, steg_crop=args.steg_crop,
-                           steg_steps=args.steg_steps, limit=args.limit, device=args.device)
+    res = benchmark_hiding(
+        args.out,
+        models=args.model or ("hinet", "hinet-4"),
+        data=args.data,
+        seed=args.seed,
+        steg_images=args.steg_images,
+        steg_crop=args.steg_crop,
+        steg_steps=args.steg_steps,
+        limit=args.limit,
+        device=args.device,
+    )
     print(render_hiding(res))
     return 0

@@ -14,8 +14,18 @@ __all__ = ["COMMANDS", "SUMMARIES"]
 
 #: subcommands, in the order ``innverse --help`` lists them (absent modules are left out)
 COMMANDS = [
-    "denoise", "deblur", "superres", "dereflect", "hide", "reveal", "attack", "sample", "train", "benchmark",
-    "models", "wavelet",
+    "denoise",
+    "deblur",
+    "superres",
+    "dereflect",
+    "hide",
+    "reveal",
+    "attack",
+    "sample",
+    "train",
+    "benchmark",
+    "models",
+    "wavelet",
 ]
 
 #: one-line help of each subcommand; a command missing here is imported to build the top-level help

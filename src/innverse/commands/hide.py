@@ -43,23 +43,46 @@ examples:
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``innverse hide``."""
     p = subparsers.add_parser(
-        "hide", help=SUMMARY, description=DESCRIPTION, epilog=EPILOG,
+        "hide",
+        help=SUMMARY,
+        description=DESCRIPTION,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("cover", nargs="?", metavar="COVER", help="the cover image")
     p.add_argument("secrets", nargs="*", metavar="SECRET", help="the secret image(s): 1 or 4")
-    p.add_argument("-o", "--output", metavar="STEGO.png",
-                   help="the stego image (.png); with --sample a folder (or a .png name)")
-    p.add_argument("--model", metavar="NAME_OR_PATH",
-                   help="hinet (1 secret), hinet-4 (4 secrets) or a folder from 'innverse train hinet' "
-                   "(default: from the number of secrets)")
-    p.add_argument("--seed", type=int, default=0, metavar="S",
-                   help="seed of z for the check reveal (the one 'innverse reveal --seed' uses; default 0)")
-    p.add_argument("--secrets", dest="sample_secrets", type=int, choices=[1, 4], default=None,
-                   help="with --sample: how many example secrets (default: 1, or what --model hides)")
-    p.add_argument("--sample", action="store_true",
-                   help="use the bundled examples (a procedural cover, secrets cut from the CC0 sample "
-                   "photo)")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="STEGO.png",
+        help="the stego image (.png); with --sample a folder (or a .png name)",
+    )
+    p.add_argument(
+        "--model",
+        metavar="NAME_OR_PATH",
+        help="hinet (1 secret), hinet-4 (4 secrets) or a folder from 'innverse train hinet' "
+        "(default: from the number of secrets)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="S",
+        help="seed of z for the check reveal (the one 'innverse reveal --seed' uses; default 0)",
+    )
+    p.add_argument(
+        "--secrets",
+        dest="sample_secrets",
+        type=int,
+        choices=[1, 4],
+        default=None,
+        help="with --sample: how many example secrets (default: 1, or what --model hides)",
+    )
+    p.add_argument(
+        "--sample",
+        action="store_true",
+        help="use the bundled examples (a procedural cover, secrets cut from the CC0 sample photo)",
+    )
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
     add_runtime_options(p)
     return p
@@ -84,8 +107,10 @@ def _output(args: argparse.Namespace) -> Path:
         raise UserError("-o/--output STEGO.png is required")
     out = Path(args.output)
     if out.suffix.lower() != ".png":
-        raise UserError(f"{out}: the stego image must be a .png (lossless); a lossy format such as JPEG "
-                        "destroys the hidden images")
+        raise UserError(
+            f"{out}: the stego image must be a .png (lossless); a lossy format such as JPEG "
+            "destroys the hidden images"
+        )
     if out.is_dir():
         raise UserError(f"{out}: is a folder; give the stego file name, e.g. {out / 'stego.png'}")
     return out
@@ -177,16 +202,20 @@ def run(args: argparse.Namespace) -> int:
         net = load_hider(model, device)
         if net.secrets != n:
             hint = f" (for {n}: --model {MODEL_FOR_SECRETS[n]})" if n in MODEL_FOR_SECRETS else ""
-            raise UserError(f"--model {model} hides {net.secrets} secret image"
-                            f"{'s' if net.secrets > 1 else ''}; got {n}{hint}")
+            raise UserError(
+                f"--model {model} hides {net.secrets} secret image"
+                f"{'s' if net.secrets > 1 else ''}; got {n}{hint}"
+            )
         cover, cover_info = _read_rgb(paths[0], "cover", rep)
         secrets = []
         for p in paths[1:]:
             s, _ = _read_rgb(p, "secret", rep)
             if s.shape[-2:] != cover.shape[-2:]:
-                raise UserError(f"{p} is {s.shape[-1]}×{s.shape[-2]} pixels, the cover {paths[0]} "
-                                f"{cover.shape[-1]}×{cover.shape[-2]}: secrets and cover must have the "
-                                "same size")
+                raise UserError(
+                    f"{p} is {s.shape[-1]}×{s.shape[-2]} pixels, the cover {paths[0]} "
+                    f"{cover.shape[-1]}×{cover.shape[-2]}: secrets and cover must have the "
+                    "same size"
+                )
             secrets.append(s)
         label = str(paths[0])
     cover, note = even_crop(cover)
@@ -213,9 +242,11 @@ def run(args: argparse.Namespace) -> int:
     p_stego = float(psnr(back_t, cover)[0])
     p_sec = [float(psnr(r.cpu(), s)[0]) for r, s in zip(revealed, secrets, strict=True)]
     sec_text = ", ".join(f"{v:.2f}" for v in p_sec)
-    rep.info(f"{label} + {plural_secrets(n)} -> {stego_path}  ({getattr(net, 'source', model)}; "
-             "stego vs cover "
-             f"PSNR {p_stego:.2f} dB; revealed from the file with seed {args.seed}: {sec_text} dB)")
+    rep.info(
+        f"{label} + {plural_secrets(n)} -> {stego_path}  ({getattr(net, 'source', model)}; "
+        "stego vs cover "
+        f"PSNR {p_stego:.2f} dB; revealed from the file with seed {args.seed}: {sec_text} dB)"
+    )
     return 0
 
 

@@ -40,14 +40,21 @@ examples:
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``innverse reveal``."""
     p = subparsers.add_parser(
-        "reveal", help=SUMMARY, description=DESCRIPTION, epilog=EPILOG,
+        "reveal",
+        help=SUMMARY,
+        description=DESCRIPTION,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("stego", metavar="STEGO", help="the stego image (.png written by 'innverse hide')")
     p.add_argument("-o", "--output", metavar="OUT_DIR", help="folder for secret.png (or secret-1.png ...)")
-    p.add_argument("--model", metavar="NAME_OR_PATH", default="hinet",
-                   help="the model the image was hidden with: hinet, hinet-4 or a folder from "
-                   "'innverse train hinet' (default: hinet)")
+    p.add_argument(
+        "--model",
+        metavar="NAME_OR_PATH",
+        default="hinet",
+        help="the model the image was hidden with: hinet, hinet-4 or a folder from "
+        "'innverse train hinet' (default: hinet)",
+    )
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of z (default 0)")
     p.add_argument("--cover", action="store_true", help="also write the recovered cover as cover.png")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
@@ -80,8 +87,10 @@ def run(args: argparse.Namespace) -> int:
 
     arr, info = read_image(src)
     if info.format == "JPEG":
-        raise UserError(f"{src}: is a JPEG: lossy compression destroys the hidden images; reveal needs the "
-                        "PNG that 'innverse hide' wrote")
+        raise UserError(
+            f"{src}: is a JPEG: lossy compression destroys the hidden images; reveal needs the "
+            "PNG that 'innverse hide' wrote"
+        )
     if info.channels != 3:
         raise UserError(f"{src}: is a gray image; stego images written by 'innverse hide' are RGB")
     h, w = arr.shape[:2]
@@ -108,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         images.append(cover[0].clamp(0, 1).cpu())
     for t, im in zip(targets, images, strict=True):
         write_image(t, im.permute(1, 2, 0).numpy(), 8, force=args.force)
-    rep.info(f"{src} -> {', '.join(str(t) for t in targets)}  ({getattr(net, 'source', args.model)}, "
-             f"seed {args.seed})")
+    rep.info(
+        f"{src} -> {', '.join(str(t) for t in targets)}  ({getattr(net, 'source', args.model)}, "
+        f"seed {args.seed})"
+    )
     return 0

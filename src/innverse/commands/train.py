@@ -22,9 +22,8 @@ from innverse.errors import UserError
 EXAMPLES = """\
 examples:
   innverse train winnet --data ../shared/data/Train400 --val ../shared/data/Set12 --sigma 25 --out runs/s25
-  innverse train winnet --data DIR --sigma-range 0 55 --levels 2 --out runs/blind
-  innverse train winnet --data DIR --sigma 15 --init winnet-s25 --out runs/s15
-  innverse train nenet --data DIR --out runs/nenet --max-steps 20000
+  innverse train ddpm --data fashion-mnist --size 32 --channels 1 --ema 0.999 --out runs/ddpm-fmnist
+  innverse train durrnet --model durrnet --out runs/durrnet-lite
   innverse train winnet --out runs/s25 --resume
   torchrun --nproc_per_node 4 -m innverse train winnet --data DIR --sigma 25 --out runs/s25
 """
@@ -215,6 +214,14 @@ def _list_tasks() -> str:
     return "\n".join(lines) + "\n\n" + EXAMPLES
 
 
+def _task_examples(name: str, task_cls: type) -> str:
+    """The task's own example command lines, then resuming and torchrun for that task."""
+    lines = ["examples:", *(f"  {x}" for x in getattr(task_cls, "examples", ()))]
+    lines.append(f"  innverse train {name} --out runs/{name} --resume")
+    lines.append(f"  torchrun --nproc_per_node 2 -m innverse train {name} ... --out runs/{name}")
+    return "\n".join(lines) + "\n"
+
+
 class _ArgError(Exception):
     pass
 
@@ -231,7 +238,7 @@ def _task_parser(name: str, task_cls: type) -> tuple[argparse.ArgumentParser, li
     p = _Parser(
         prog=f"innverse train {name}",
         description=doc[0].replace("``", "") if doc else None,
-        epilog=EXAMPLES,
+        epilog=_task_examples(name, task_cls),
         formatter_class=help_formatter(argparse.RawDescriptionHelpFormatter),
     )
     fields = _task_options(p, task_cls.Config)

@@ -225,7 +225,11 @@ def _is_tiff(head: bytes) -> bool:
 
 
 def read_image(
-    path: str | os.PathLike[str], min_size: int | None = None, *, stack: bool = False
+    path: str | os.PathLike[str],
+    min_size: int | None = None,
+    *,
+    stack: bool = False,
+    float_range: bool = True,
 ) -> tuple[np.ndarray, ImageInfo]:
     """Read an image file: ``(array, info)`` (see the module docstring).
 
@@ -234,6 +238,8 @@ def read_image(
     ``min_size``: smallest height/width accepted (the model's ``min_size``).  ``stack=True``: read
     every page of a multipage TIFF, ``array`` is then ``P×H×W`` or ``P×H×W×3`` (``P`` = 1 for
     single images) and ``info.alpha`` ``P×H×W``; without it a multipage file is refused.
+    ``float_range=False`` accepts 32-bit float files of any range (blur kernels, whose scale is
+    normalised away); images are held to the [0, 1] rule of :mod:`innverse.convention`.
 
     Raises :class:`UserError` naming the file for every unreadable input.
     """
@@ -268,8 +274,10 @@ def read_image(
     first = pages[0]
     n = len(pages)
     for i, p in enumerate(pages[1:], start=2):
-        if p.color.shape != first.color.shape or (p.alpha is None) != (first.alpha is None) or (
-            p.bit_depth != first.bit_depth
+        if (
+            p.color.shape != first.color.shape
+            or (p.alpha is None) != (first.alpha is None)
+            or (p.bit_depth != first.bit_depth)
         ):
             raise UserError(
                 f"{path}: TIFF pages differ (page 1: {_page_text(first)}, page {i}: {_page_text(p)}); "
@@ -278,7 +286,7 @@ def read_image(
     h, w = first.color.shape[:2]
     if min_size is not None and min(h, w) < min_size:
         raise UserError(f"{path}: image is {w}×{h} pixels, at least {min_size}×{min_size} is needed")
-    for p in pages:
+    for p in pages if float_range else ():
         if p.bit_depth == 32:
             lo, hi = float(np.min(p.color)), float(np.max(p.color))
             problem = float_range_problem(lo, hi)
@@ -954,4 +962,3 @@ def from_tensor(x) -> np.ndarray:
 
     a = x.detach().to("cpu", dtype=torch.float32).numpy()[0]
     return a[0] if a.shape[0] == 1 else np.ascontiguousarray(np.moveaxis(a, 0, 2))
-

@@ -205,7 +205,7 @@ def load_kernel(spec: str | os.PathLike[str] | np.ndarray) -> np.ndarray:
         return normalize_kernel(arr, str(path))
     from innverse.data.io import read_image
 
-    img, _ = read_image(path)
+    img, _ = read_image(path, float_range=False)  # a kernel's scale is normalised away
     if img.ndim == 3:
         img = img.mean(axis=2)
     return normalize_kernel(img, str(path))

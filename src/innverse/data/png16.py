@@ -150,7 +150,6 @@ def read_png16(path: Path) -> tuple[np.ndarray, int, Metadata]:
     return rows.view(">u2").reshape(height, width, nch).astype(np.uint16), ctype, meta
 
 
-
 def _chunk(tag: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body) & 0xFFFFFFFF)
 

@@ -178,8 +178,10 @@ class HiNet(nn.Module):
     def _stacked(self, x: Tensor, what: str) -> list[Tensor]:
         c = self.channels * (1 + self.secrets)
         if x.dim() != 4 or x.shape[1] != c:
-            raise ValueError(f"{what} must be (B, {c}, H, W) (the cover and {self.secrets} secret(s) stacked "
-                             f"on channels); got {tuple(x.shape)}")
+            raise ValueError(
+                f"{what} must be (B, {c}, H, W) (the cover and {self.secrets} secret(s) stacked "
+                f"on channels); got {tuple(x.shape)}"
+            )
         return list(x.split(self.channels, dim=1))
 
     def forward(self, x: Tensor, **cond: Any) -> tuple[Tensor, Tensor]:

@@ -191,7 +191,6 @@ register_kind(
 )
 
 
-
 def _glow() -> type[nn.Module]:
     from innverse.models.glow import Glow
 
@@ -256,6 +255,7 @@ register_kind(
         example_input=example_input((2, 2), {"cond": (2, 2)}),
     )
 )
+
 
 def _classifier_resnet() -> type[nn.Module]:
     from innverse.models.classifier import ResNetClassifier

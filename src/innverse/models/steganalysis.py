@@ -19,11 +19,19 @@ __all__ = ["Steganalyser", "residual_kernels"]
 
 def residual_kernels() -> Tensor:
     """The fixed high-pass kernels ``(3, 1, 5, 5)``: KV (divided by 12) and first differences."""
-    kv = torch.tensor([[-1, 2, -2, 2, -1],
-                       [2, -6, 8, -6, 2],
-                       [-2, 8, -12, 8, -2],
-                       [2, -6, 8, -6, 2],
-                       [-1, 2, -2, 2, -1]], dtype=torch.float32) / 12.0
+    kv = (
+        torch.tensor(
+            [
+                [-1, 2, -2, 2, -1],
+                [2, -6, 8, -6, 2],
+                [-2, 8, -12, 8, -2],
+                [2, -6, 8, -6, 2],
+                [-1, 2, -2, 2, -1],
+            ],
+            dtype=torch.float32,
+        )
+        / 12.0
+    )
     dx = torch.zeros(5, 5)
     dx[2, 2], dx[2, 3] = -1.0, 1.0
     dy = torch.zeros(5, 5)
@@ -47,8 +55,12 @@ class Steganalyser(nn.Module):
         stages = []
         cin = width
         for cout in (width, 2 * width, 4 * width):
-            stages += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
-                       nn.AvgPool2d(2)]
+            stages += [
+                nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(),
+                nn.AvgPool2d(2),
+            ]
             cin = cout
         self.stages = nn.Sequential(*stages)
         self.head = nn.Linear(cin, 1)

@@ -284,7 +284,7 @@ def _upgrade_state_dict(
         m = _OLD_STEP_KEY.match(key, len(prefix))
         if m:
             lvl, step, which = m.groups()
-            new = f"{prefix}levels.{lvl}.steps.{step}.{_NEW_NAME[which]}.{key[m.end():]}"
+            new = f"{prefix}levels.{lvl}.steps.{step}.{_NEW_NAME[which]}.{key[m.end() :]}"
             state_dict[new] = state_dict.pop(key)
 
 

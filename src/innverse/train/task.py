@@ -47,6 +47,8 @@ class TrainTask:
     name: ClassVar[str] = ""
     #: one line for ``innverse train`` 's list of tasks
     summary: ClassVar[str] = ""
+    #: command lines that ``innverse train NAME --help`` shows as examples
+    examples: ClassVar[tuple[str, ...]] = ()
 
     @dataclasses.dataclass
     class Config:

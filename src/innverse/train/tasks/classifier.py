@@ -59,6 +59,11 @@ class ClassifierTask(TrainTask):
     """Train a Fashion-MNIST classifier (the attack target and the local-FID feature network)."""
 
     name = "classifier"
+    #: command lines shown by ``innverse train classifier --help``
+    examples = (
+        "innverse train classifier --data fashion-mnist --out runs/fmnist-classifier",
+        "innverse train classifier --arch convnet --out runs/fmnist-classifier-b",
+    )
     summary = "Fashion-MNIST classifier (ResNet or plain ConvNet): attack target, local-FID features"
     Config = ClassifierTrainConfig
     engine_defaults: ClassVar[dict[str, Any]] = {

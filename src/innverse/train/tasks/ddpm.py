@@ -124,6 +124,11 @@ class DDPMTask(TrainTask):
     """Train an ε-prediction UNet on images (a diffusion prior for sampling and inverse problems)."""
 
     name = "ddpm"
+    #: command lines shown by ``innverse train ddpm --help``
+    examples = (
+        "innverse train ddpm --data fashion-mnist --size 32 --channels 1 --ema 0.999 --out runs/ddpm-fmnist",
+        "innverse train ddpm --data DIR --size 64 --channels 3 --resize 64 --out runs/ddpm-photos",
+    )
     summary = "unconditional diffusion prior (UNet, DDPM loss): Fashion-MNIST or a folder of images"
     Config = DDPMTrainConfig
     engine_defaults: ClassVar[dict[str, Any]] = {

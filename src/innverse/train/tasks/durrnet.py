@@ -118,6 +118,11 @@ class DURRNetTask(TrainTask):
     """Train DURRNet (or its ablations / the U-Net baseline) on synthetic reflection pairs."""
 
     name = "durrnet"
+    #: command lines shown by ``innverse train durrnet --help``
+    examples = (
+        "innverse train durrnet --model durrnet --out runs/durrnet-lite",
+        "innverse train durrnet --model unet --out runs/unet-baseline",
+    )
     summary = "DURRNet reflection removal (unfolded, invertible wavelet prior), its ablations and a U-Net"
     Config = DURRNetTrainConfig
     engine_defaults: ClassVar[dict[str, Any]] = {

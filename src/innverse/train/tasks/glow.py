@@ -82,6 +82,10 @@ class GlowTask(TrainTask):
     """Train a Glow flow (bits/dim) on 8-bit grey images."""
 
     name = "glow"
+    #: command lines shown by ``innverse train glow --help``
+    examples = (
+        "innverse train glow --data fashion-mnist --levels 2 --steps-per-level 8 --out runs/glow-fmnist",
+    )
     summary = "Glow normalizing flow on Fashion-MNIST or grey images (maximum likelihood, bits/dim)"
     Config = GlowTrainConfig
     engine_defaults: ClassVar[dict[str, Any]] = {

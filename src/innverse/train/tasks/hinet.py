@@ -95,6 +95,11 @@ class HiNetTask(TrainTask):
     """Train HiNet to hide N secret images in a cover, with 8-bit quantisation in the loop."""
 
     name = "hinet"
+    #: command lines shown by ``innverse train hinet --help``
+    examples = (
+        "innverse train hinet --secrets 1 --out runs/hinet",
+        "innverse train hinet --secrets 4 --out runs/hinet-4",
+    )
     summary = "HiNet invertible image hiding (1 or 4 secrets per cover, 8-bit stego in the loop)"
     Config = HiNetTrainConfig
     engine_defaults: ClassVar[dict[str, Any]] = {

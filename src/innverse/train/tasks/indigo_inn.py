@@ -79,8 +79,10 @@ class INDigoINNTrainConfig:
     blocks: int = field(default=2, metadata={"help": "residual blocks per predictor/updater"})
     w_merge: float = field(
         default=1.0,
-        metadata={"help": "weight of |f^-1(A(x), d(x)) - x|^2, which keeps the inverse stable when the "
-                  "coarse part is replaced by y (INDigo's merge step)"},
+        metadata={
+            "help": "weight of |f^-1(A(x), d(x)) - x|^2, which keeps the inverse stable when the "
+            "coarse part is replaced by y (INDigo's merge step)"
+        },
     )
 
 
@@ -88,6 +90,8 @@ class INDigoINNTask(TrainTask):
     """Train the INDigo INN for a degradation."""
 
     name = "indigo-inn"
+    #: command lines shown by ``innverse train indigo-inn --help``
+    examples = ("innverse train indigo-inn --data fashion-mnist --degradation sr4 --out runs/indigo-sr4",)
     summary = "INDigo's INN: lifting steps whose coarse part mimics a degradation (sr4, nonlinear)"
     Config = INDigoINNTrainConfig
     engine_defaults: ClassVar[dict[str, Any]] = {

@@ -31,6 +31,8 @@ class NENetTask(NoisyPatchTask):
     """Train a NENet noise-level estimator."""
 
     name = "nenet"
+    #: command lines shown by ``innverse train nenet --help``
+    examples = ("innverse train nenet --data DIR --out runs/nenet --max-steps 20000",)
     model_kind = "nenet"
     summary = "NENet noise-level estimator (blind, sigma ~ U[0, 55])"
     Config = NENetTrainConfig

@@ -107,6 +107,11 @@ class PosteriorTask(TrainTask):
     """Train a posterior INN (Ardizzone et al.'s INN or a cINN) on a toy inverse problem."""
 
     name = "posterior"
+    #: command lines shown by ``innverse train posterior --help``
+    examples = (
+        "innverse train posterior --problem 8modes --model inn --out runs/inn-8modes",
+        "innverse train posterior --problem kinematics --model cinn --out runs/cinn-kinematics",
+    )
     summary = "posterior INN / cINN on the 8-modes toy or inverse kinematics (samples of p(x | y))"
     Config = PosteriorTrainConfig
     engine_defaults: ClassVar[dict[str, Any]] = {
@@ -127,8 +132,9 @@ class PosteriorTask(TrainTask):
         if c.train_size < 1000:
             raise UserError("--train-size must be at least 1000")
         if min(c.layers, c.z_dim, c.back_ramp) < 1 or min(c.blocks, c.hidden, c.back_start) < 0:
-            raise UserError("--layers, --z-dim, --back-ramp must be >= 1; --blocks, --hidden, --back-start "
-                            ">= 0")
+            raise UserError(
+                "--layers, --z-dim, --back-ramp must be >= 1; --blocks, --hidden, --back-start >= 0"
+            )
         if not c.clamp > 0:
             raise UserError("--clamp must be positive")
         for name in ("w_latent", "w_back", "w_recon", "z_noise", "pad_noise"):

@@ -45,6 +45,13 @@ class WINNetTask(NoisyPatchTask):
     """Train a WINNet denoiser (non-blind at ``sigma`` or blind over ``sigma_range``)."""
 
     name = "winnet"
+    #: command lines shown by ``innverse train winnet --help``
+    examples = (
+        "innverse train winnet --data ../shared/data/Train400 --val ../shared/data/Set12 --sigma 25 "
+        "--out runs/s25",
+        "innverse train winnet --data DIR --sigma-range 0 55 --levels 2 --out runs/blind",
+        "innverse train winnet --data DIR --sigma 15 --init winnet-s25 --out runs/s15",
+    )
     model_kind = "winnet"
     summary = "WINNet/LINN denoiser (lifting INN + CLISTA), non-blind or blind"
     Config = WINNetTrainConfig
