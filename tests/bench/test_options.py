@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
+import torch
 
 from innverse.bench.deblur import kernel_label, parse_kernels
 from innverse.bench.methods import BASELINES
-from innverse.bench.options import parse_names, parse_sigma, parse_sigmas
+from innverse.bench.options import (
+    add_runtime_arguments,
+    apply_runtime,
+    parse_names,
+    parse_sigma,
+    parse_sigmas,
+)
 from innverse.errors import UserError
 
 
@@ -35,3 +44,23 @@ def test_parse_kernels():
         with pytest.raises(UserError, match="--kernels"):
             parse_kernels(bad)
     assert kernel_label("levin:3") == "levin:3" and kernel_label("/tmp/motion.npy") == "motion"
+
+
+def test_runtime_arguments():
+    p = argparse.ArgumentParser()
+    add_runtime_arguments(p)
+    args = p.parse_args([])
+    assert args.threads == 1 and args.device == "cpu"
+    before = torch.get_num_threads()
+    try:
+        assert apply_runtime(p.parse_args(["--threads", "2"])) == torch.device("cpu")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(UserError, match="--threads must be at least 1, got 0"):
+        apply_runtime(p.parse_args(["--threads", "0"]))
+    with pytest.raises(UserError, match="--device"):
+        apply_runtime(p.parse_args(["--device", "nosuch"]))
+    q = argparse.ArgumentParser()
+    add_runtime_arguments(q, device=False)
+    assert not hasattr(q.parse_args([]), "device") and apply_runtime(q.parse_args([]), device=False) is None

@@ -10,6 +10,8 @@ from innverse.bench.denoise import benchmark_denoise
 from innverse.bench.protocol import TestSet
 from innverse.bench.report import (
     json_text,
+    log_stderr,
+    machine_line,
     markdown_table,
     output_folder,
     render_markdown,
@@ -66,3 +68,13 @@ def test_denoise_report(tmp_path):
     if HAVE_MPL:
         assert {"psnr_vs_sigma.png", "crops_sigma25.png"} <= set(names)
         assert (tmp_path / "out" / "crops_sigma25.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_machine_line_and_log(capsys):
+    env = {"cpu": "Some CPU", "torch": "2.0", "threads": 1, "device": "cpu"}
+    assert machine_line(env, "T") == "Machine: Some CPU, torch 2.0, 1 thread(s), device cpu; created T."
+    assert machine_line(env, "T", device=False) == "Machine: Some CPU, torch 2.0, 1 thread(s); created T."
+    assert machine_line({}, "T") == "Machine: ?, torch ?, ? thread(s), device ?; created T."
+    log_stderr("hello")
+    out = capsys.readouterr()
+    assert out.err == "hello\n" and out.out == ""

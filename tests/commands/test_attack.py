@@ -103,7 +103,7 @@ def test_advinn_cgt_from_the_shell(tmp_path: Path, capsys, model: Path):
     assert "advinn-cgt" in out and " steps)" in out
 
 
-def test_bundled_examples_with_the_shipped_classifier(tmp_path: Path, capsys):
+def test_bundled_examples_with_the_shipped_classifier(tmp_path: Path, capsys, monkeypatch):
     if not (weights_dir() / "fmnist-classifier.safetensors").is_file():
         pytest.skip("fmnist-classifier is not shipped")
     out_dir = tmp_path / "out"
@@ -111,9 +111,11 @@ def test_bundled_examples_with_the_shipped_classifier(tmp_path: Path, capsys):
     assert code == 0, err
     assert "sample test-0000-ankle-boot.png" in out and "Ankle boot" in out and "of 4 images" in out
     assert len(files(out_dir)) == 8
-    # a rerun replaces its own earlier files without --force
-    code, out, err = cli(capsys, "attack", "--sample", "-o", out_dir, "--method", "fgsm")
+    # a rerun replaces its own earlier files without --force; the INPUT 'sample' means --sample
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli(capsys, "attack", "sample", "-o", out_dir, "--method", "fgsm")
     assert code == 0, err
+    assert "sample test-0000-ankle-boot.png" in out and "of 4 images" in out
 
 
 def test_refusals(tmp_path: Path, capsys, model: Path, monkeypatch):

@@ -14,6 +14,7 @@ from innverse.commands.files import (
     plan_jobs,
     plan_sample,
     read_reference,
+    require_output,
     sample_or_inputs,
     write_sample_outputs,
     write_sample_png,
@@ -108,6 +109,19 @@ def test_sample_or_inputs(tmp_path, monkeypatch):
             sample_or_inputs(bad)
     (tmp_path / "sample").write_text("x")
     assert sample_or_inputs(ns(["sample"])) == (False, ["sample"])  # an existing file is an input
+    with pytest.raises(UserError, match="--sample takes no IMAGE"):
+        sample_or_inputs(ns(["a.png"], sample=True), "IMAGE")
+    with pytest.raises(UserError, match="no IMAGE given"):
+        sample_or_inputs(ns([]), "IMAGE")
+
+
+def test_require_output():
+    import argparse
+
+    assert require_output(argparse.Namespace(output="out/")) == "out/"
+    for bad in (None, "", "  "):
+        with pytest.raises(UserError, match=r"^-o/--output is required \(a folder\)$"):
+            require_output(argparse.Namespace(output=bad), "a folder")
 
 
 def test_read_reference(tmp_path):

@@ -54,3 +54,18 @@ def test_plural():
     assert options.plural(1, "file") == "1 file"
     assert options.plural(0, "file") == "0 files"
     assert options.plural(2, "iteration") == "2 iterations"
+
+
+def test_inference_options_with_a_command_s_own_defaults():
+    p = argparse.ArgumentParser()
+    options.add_inference_options(p, tile=512, overlap=32, min_tile=32, color=False)
+    args = p.parse_args([])
+    assert args.tile == 512 and args.overlap is None and not hasattr(args, "color")
+    assert "default: 32" in p.format_help() and ">= 32" in p.format_help()
+    assert options.resolve_tiling(args, 32, 32) == (512, 32)
+    assert options.resolve_tiling(_ns(64), 32, 32) == (64, 16)  # a quarter of the tile
+    with pytest.raises(UserError, match="at least 32"):
+        options.resolve_tiling(_ns(16), 32, 32)
+    q = argparse.ArgumentParser()
+    options.add_inference_options(q)
+    assert q.parse_args([]).color == options.DEFAULT_COLOR_SPACE

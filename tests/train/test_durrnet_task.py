@@ -5,25 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from innverse.train.registry import get_task
 from innverse.train.tasks.durrnet import DURRNetTask, DURRNetTrainConfig
-
-
-@pytest.fixture()
-def data_root(tmp_path: Path) -> Path:
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    for sub, n in (("photos", 2), ("CBSD68", 3)):
-        (tmp_path / sub).mkdir()
-        for i in range(n):
-            a = (rng.random((40 + 8 * i, 48, 3)) * 255).astype(np.uint8)
-            Image.fromarray(a).save(tmp_path / sub / f"{i:03d}.png")
-    return tmp_path
 
 
 @pytest.mark.parametrize(

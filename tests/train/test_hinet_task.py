@@ -14,19 +14,6 @@ from innverse.train.registry import get_task
 from innverse.train.tasks.hinet import HiNetTask, HiNetTrainConfig, held_out_pairs, held_out_tiles
 
 
-@pytest.fixture()
-def data_root(tmp_path: Path) -> Path:
-    from PIL import Image
-
-    rng = np.random.default_rng(0)
-    for sub, n in (("photos", 2), ("CBSD68", 3)):
-        (tmp_path / sub).mkdir()
-        for i in range(n):
-            a = (rng.random((40 + 8 * i, 48, 3)) * 255).astype(np.uint8)
-            Image.fromarray(a).save(tmp_path / sub / f"{i:03d}.png")
-    return tmp_path
-
-
 def _task(root: Path, **kw) -> HiNetTask:
     t = HiNetTask(HiNetTrainConfig(data=str(root), blocks=2, hidden=4, crop=16, **kw), seed=3)
     t.check()

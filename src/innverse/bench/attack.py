@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from innverse.attacks.base import Goal, predict, quantize, succeeded
+from innverse.bench.options import add_runtime_arguments, apply_runtime
 from innverse.errors import UserError
 
 __all__ = [
@@ -308,7 +309,7 @@ def _f(v: float | None, fmt: str) -> str:
 
 def render_attack(res: dict) -> str:
     """The Markdown report of :func:`benchmark_attack`'s results."""
-    from innverse.bench.report import markdown_table
+    from innverse.bench.report import machine_line, markdown_table
 
     head = [
         "method",
@@ -362,12 +363,7 @@ def render_attack(res: dict) -> str:
             f"{100 * a['asr_torchattacks']:.1f} %; with random start (different random numbers) ASR "
             f"{100 * b['asr_ours']:.1f} % vs {100 * b['asr_torchattacks']:.1f} %.",
         ]
-    lines += [
-        "",
-        f"Machine: {env.get('cpu', '?')}, torch {env.get('torch', '?')}, {env.get('threads', '?')} "
-        f"thread(s), device {env.get('device', '?')}; created {res['created']}.",
-        "",
-    ]
+    lines += ["", machine_line(env, res["created"]), ""]
     return "\n".join(lines)
 
 
@@ -422,24 +418,14 @@ def add_attack_arguments(p: Any) -> None:
     p.add_argument(
         "--data", metavar="DIR", help="Fashion-MNIST folder (default: the data root's fashion-mnist)"
     )
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
-    p.add_argument("--device", default="cpu", metavar="DEV", help="cpu or cuda (default cpu)")
+    add_runtime_arguments(p)
 
 
 def run_attack_benchmark(args: Any) -> int:
     """Run ``innverse benchmark attack`` from parsed :func:`add_attack_arguments` options."""
-    import sys
+    from innverse.bench.report import log_stderr
 
-    from innverse.devices import resolve_device
-
-    if args.threads < 1:
-        raise UserError("--threads must be at least 1")
-    torch.set_num_threads(int(args.threads))
-    dev = resolve_device(args.device, option="--device")
-
-    def note(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
-
+    dev = apply_runtime(args)
     res = benchmark_attack(
         args.out,
         methods=args.method or DEFAULT_METHODS,
@@ -454,7 +440,7 @@ def run_attack_benchmark(args: Any) -> int:
         steps=args.steps,
         data=args.data,
         device=str(dev),
-        log=note,
+        log=log_stderr,
     )
     print(render_attack(res))
     return 0

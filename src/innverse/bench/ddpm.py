@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from innverse.bench.options import add_runtime_arguments, apply_runtime
 from innverse.errors import UserError
 
 __all__ = [
@@ -608,23 +608,19 @@ def add_ddpm_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--grid", type=int, default=64, metavar="N", help="samples per grid PNG (0: none; default 64)"
     )
     p.add_argument("--data", metavar="DIR", help="Fashion-MNIST folder (default: <data root>/fashion-mnist)")
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
-    p.add_argument("--device", default="cpu", metavar="DEV", help="cpu or cuda (default cpu)")
+    add_runtime_arguments(p)
     return p
 
 
 def run_ddpm_from_args(args: argparse.Namespace, log: Callable[[str], Any] | None = None) -> int:
     """Run ``innverse benchmark ddpm`` from parsed :func:`add_ddpm_arguments` options."""
-    from innverse.devices import resolve_device
+    from innverse.bench.report import log_stderr
 
-    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    log = log or log_stderr
     specs = parse_samplers(args.samplers)
-    if args.threads < 1:
-        raise UserError(f"--threads must be >= 1, got {args.threads}")
+    dev = apply_runtime(args)
     if args.seed < 0:
         raise UserError(f"--seed must be >= 0, got {args.seed}")
-    torch.set_num_threads(args.threads)
-    dev = resolve_device(args.device, option="--device")
     prior = load_benchmark_prior(args.prior, dev)
     check_prior(prior, specs, f"--prior {args.prior}")
     net = load_benchmark_classifier(args.classifier, dev)

@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from innverse.bench.options import add_runtime_arguments, apply_runtime
 from innverse.errors import UserError
 
 __all__ = [
@@ -482,7 +483,7 @@ def benchmark_glow(
 
 def render_glow(res: dict[str, Any]) -> str:
     """The Markdown report of :func:`benchmark_glow`."""
-    from innverse.bench.report import markdown_table
+    from innverse.bench.report import machine_line, markdown_table
 
     n = res["test_images"]
     lines = [
@@ -570,13 +571,7 @@ def render_glow(res: dict[str, Any]) -> str:
             )
         )
     env = res["environment"]
-    lines += [
-        "",
-        f"Machine: {env.get('cpu', '?')}, torch {env.get('torch', '?')}, {env.get('threads', '?')} "
-        "thread(s); "
-        f"created {res['created']}.",
-        "",
-    ]
+    lines += ["", machine_line(env, res["created"], device=False), ""]
     return "\n".join(lines)
 
 
@@ -625,16 +620,14 @@ def add_glow_arguments(p: Any) -> None:
         "--memory-batch", type=int, default=64, metavar="B", help="batch of the memory test (0: skip)"
     )
     p.add_argument("--seed", type=int, default=0, help="seed of training, dequantisation and samples")
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
+    add_runtime_arguments(p, device=False)
 
 
 def run_glow(args: Any) -> int:
     """Run ``innverse benchmark glow`` from parsed :func:`add_glow_arguments` options."""
-    if args.threads < 1:
-        raise UserError("--threads must be at least 1")
+    apply_runtime(args, device=False)
     if args.ablation_steps < 0 or args.normflows_seconds < 0 or args.memory_batch < 0:
         raise UserError("--ablation-steps, --normflows-seconds and --memory-batch must be >= 0")
-    torch.set_num_threads(int(args.threads))
     res = benchmark_glow(
         args.out,
         models=args.model or ("glow-fmnist",),

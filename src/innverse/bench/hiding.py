@@ -40,6 +40,7 @@ import torch
 from torch import Tensor
 
 from innverse.bench.lsb import lsb_hide, lsb_reveal
+from innverse.bench.options import add_runtime_arguments, apply_runtime
 from innverse.errors import UserError
 from innverse.train.tasks.hinet import TILE
 
@@ -394,7 +395,7 @@ def benchmark_hiding(
 
 def render_hiding(res: dict) -> str:
     """The Markdown report of :func:`benchmark_hiding`'s results."""
-    from innverse.bench.report import markdown_table
+    from innverse.bench.report import machine_line, markdown_table
 
     head = [
         "method",
@@ -449,12 +450,7 @@ def render_hiding(res: dict) -> str:
         if r["secrets"] > 1:
             each = ", ".join(f"{v:.2f}" for v in r["secret_psnr_each"])
             lines.append(f"  Revealed PSNR per secret: {each} dB.")
-    lines += [
-        "",
-        f"Machine: {env.get('cpu', '?')}, torch {env.get('torch', '?')}, {env.get('threads', '?')} "
-        f"thread(s), device {env.get('device', '?')}; created {res['created']}.",
-        "",
-    ]
+    lines += ["", machine_line(env, res["created"]), ""]
     return "\n".join(lines)
 
 
@@ -486,15 +482,12 @@ def add_hiding_arguments(p: Any) -> None:
     p.add_argument(
         "--steg-steps", type=int, default=250, metavar="N", help="its training steps (default 250)"
     )
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
-    p.add_argument("--device", default="cpu", metavar="DEV", help="cpu or cuda (default cpu)")
+    add_runtime_arguments(p)
 
 
 def run_hiding(args: Any) -> int:
     """Run ``innverse benchmark hiding`` from parsed :func:`add_hiding_arguments` options."""
-    if args.threads < 1:
-        raise UserError("--threads must be at least 1")
-    torch.set_num_threads(int(args.threads))
+    dev = apply_runtime(args)
     res = benchmark_hiding(
         args.out,
         models=args.model or ("hinet", "hinet-4"),
@@ -504,7 +497,7 @@ def run_hiding(args: Any) -> int:
         steg_crop=args.steg_crop,
         steg_steps=args.steg_steps,
         limit=args.limit,
-        device=args.device,
+        device=str(dev),
     )
     print(render_hiding(res))
     return 0

@@ -1,13 +1,15 @@
-"""Parsing the lists a benchmark is given: noise levels and names (``15,25,50``, ``bayes,visu``)."""
+"""The options a benchmark is given: noise levels and names (``15,25,50``, ``bayes,visu``), and the
+``--threads`` / ``--device`` pair every ``innverse benchmark NAME`` takes."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from innverse.errors import UserError
 
-__all__ = ["parse_sigmas", "parse_sigma", "parse_names"]
+__all__ = ["parse_sigmas", "parse_sigma", "parse_names", "add_runtime_arguments", "apply_runtime"]
 
 
 def parse_sigmas(text: str | Sequence[float], option: str = "--sigma") -> list[float]:
@@ -58,3 +60,24 @@ def parse_names(text: str | None, known: Sequence[str], option: str) -> list[str
         if t not in out:
             out.append(t)
     return out
+
+
+def add_runtime_arguments(p: Any, device: bool = True) -> None:
+    """``--threads N`` (default 1, so that timings are comparable) and, with ``device``, ``--device``
+    (default cpu), for an argparse parser."""
+    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
+    if device:
+        p.add_argument("--device", default="cpu", metavar="DEV", help="cpu or cuda (default cpu)")
+
+
+def apply_runtime(args: Any, device: bool = True) -> Any:
+    """Check and apply :func:`add_runtime_arguments`' options: ``torch.set_num_threads(--threads)``;
+    returns the resolved ``--device`` (a ``torch.device``), or None without ``device``."""
+    import torch
+
+    from innverse.devices import resolve_device
+
+    if args.threads < 1:
+        raise UserError(f"--threads must be at least 1, got {args.threads}")
+    torch.set_num_threads(int(args.threads))
+    return resolve_device(args.device, option="--device") if device else None

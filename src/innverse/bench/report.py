@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ __all__ = [
     "write_text",
     "output_folder",
     "write_report",
+    "machine_line",
+    "log_stderr",
 ]
 
 _TITLES = {
@@ -134,6 +137,21 @@ def _environment_line(env: dict, created: str) -> str:
         f"- Measured with torch {env['torch']}, {env['threads']} thread(s), device {env['device']}, "
         f"{env['cpu']} ({env['cpu_count']} cores), {env['platform']}{code}, {created}."
     )
+
+
+def machine_line(env: dict, created: str, device: bool = True) -> str:
+    """``Machine: CPU, torch X, N thread(s), device D; created T.``: the last line of a report that
+    ``environment`` (:func:`~innverse.bench.environment.environment`) was measured on."""
+    where = f", device {env.get('device', '?')}" if device else ""
+    return (
+        f"Machine: {env.get('cpu', '?')}, torch {env.get('torch', '?')}, {env.get('threads', '?')} "
+        f"thread(s){where}; created {created}."
+    )
+
+
+def log_stderr(msg: str) -> None:
+    """The default ``log`` of a benchmark run from the command line: one line on stderr."""
+    print(msg, file=sys.stderr, flush=True)
 
 
 def render_markdown(report: Report) -> str:

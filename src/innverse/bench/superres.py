@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -42,6 +41,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from innverse.bench.options import add_runtime_arguments, apply_runtime
 from innverse.errors import UserError
 
 __all__ = [
@@ -595,62 +595,40 @@ def run_superres_benchmark(
         return z
 
     keep = min(figure_images, images)
-    records, shown = _evaluate(
-        methods,
-        "average",
-        x,
-        sigmas,
-        prior,
-        inn,
-        steps,
-        sampler,
-        eta,
-        zeta_for("average"),
-        seed,
-        batch,
-        dev,
-        log,
-        keep,
-    )
-    degradations = ["average"]
-    figures: list[Path] = []
-    for s, sh in shown.items():
-        f = _grid_figure(
-            sh,
-            x[:keep],
-            records,
-            folder / f"superres_average_s{s:g}.png",
-            f"4x averaging, sigma_y = {s:g}: y | methods | truth",
-        )
-        figures += [f] if f else []
+    runs = [("average", methods, inn, "4x averaging")]
     if nonlinear_inn is not None:
         nl_methods = [m for m in NONLINEAR_METHODS if m in methods]
-        recs_nl, shown_nl = _evaluate(
-            nl_methods,
-            "nonlinear",
+        runs.append(("nonlinear", nl_methods, nonlinear_inn, "4x averaging + quantisation"))
+    records: list[dict] = []
+    degradations: list[str] = []
+    figures: list[Path] = []
+    for deg, deg_methods, deg_inn, what in runs:
+        recs, shown = _evaluate(
+            deg_methods,
+            deg,
             x,
             sigmas,
             prior,
-            nonlinear_inn,
+            deg_inn,
             steps,
             sampler,
             eta,
-            zeta_for("nonlinear"),
+            zeta_for(deg),
             seed,
             batch,
             dev,
             log,
             keep,
         )
-        records += recs_nl
-        degradations.append("nonlinear")
-        for s, sh in shown_nl.items():
+        records += recs
+        degradations.append(deg)
+        for s, sh in shown.items():
             f = _grid_figure(
                 sh,
                 x[:keep],
-                recs_nl,
-                folder / f"superres_nonlinear_s{s:g}.png",
-                f"4x averaging + quantisation, sigma_y = {s:g}: y | methods | truth",
+                recs,
+                folder / f"superres_{deg}_s{s:g}.png",
+                f"{what}, sigma_y = {s:g}: y | methods | truth",
             )
             figures += [f] if f else []
     _fid(records, x, feature_net)
@@ -798,8 +776,7 @@ def add_superres_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParse
         "--figure-images", type=int, default=6, metavar="N", help="rows of the figure grids (default 6)"
     )
     p.add_argument("--data", metavar="DIR", help="Fashion-MNIST folder (default: <data root>/fashion-mnist)")
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
-    p.add_argument("--device", default="cpu", metavar="DEV", help="cpu or cuda (default cpu)")
+    add_runtime_arguments(p)
     return p
 
 
@@ -807,26 +784,24 @@ def run_superres_from_args(args: argparse.Namespace, log: Callable[[str], Any] |
     """Run ``innverse benchmark superres`` from parsed :func:`add_superres_arguments` options."""
     from innverse.apps.superres import METHODS, load_inn
     from innverse.bench.options import parse_names
-    from innverse.devices import resolve_device
+    from innverse.bench.report import log_stderr
 
-    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    log = log or log_stderr
     methods = parse_names(args.methods, METHODS, "--methods")
     sigmas = _floats(args.noise, "--noise")
     for opt, v, lo in (
         ("--images", args.images, 1),
         ("--steps", args.steps, 1),
         ("--batch-size", args.batch_size, 1),
-        ("--threads", args.threads, 1),
         ("--tune", args.tune, 0),
         ("--seed", args.seed, 0),
         ("--figure-images", args.figure_images, 0),
     ):
         if v < lo:
             raise UserError(f"{opt} must be >= {lo}, got {v}")
+    dev = apply_runtime(args)
     zeta_by_method = _zetas(args.zeta)
     zeta = {(m, s): v for m, v in zeta_by_method.items() for s in sigmas}
-    torch.set_num_threads(args.threads)
-    dev = resolve_device(args.device, option="--device")
     prior = load_prior_spec(args.prior, args.data, dev)
     inn = load_inn(args.inn, 4, dev)
     nl_inn, nl_note = None, ""

@@ -18,8 +18,21 @@ from pathlib import Path
 from typing import Any
 
 from innverse.commands.batch import run_jobs
-from innverse.commands.files import check_jobs, mark_sample_outputs, plan_jobs, write_sample_png
-from innverse.commands.options import Reporter, add_runtime_options, plural
+from innverse.commands.files import (
+    check_jobs,
+    mark_sample_outputs,
+    plan_jobs,
+    require_output,
+    sample_or_inputs,
+    write_sample_png,
+)
+from innverse.commands.options import (
+    Reporter,
+    add_command,
+    add_overwrite_options,
+    add_runtime_options,
+    plural,
+)
 from innverse.errors import UserError
 
 __all__ = ["add_parser", "run", "SUMMARY", "METHOD_NAMES", "DEFAULT_METHOD", "DEFAULT_EPS"]
@@ -59,14 +72,13 @@ classes: 0 T-shirt/top, 1 Trouser, 2 Pullover, 3 Dress, 4 Coat, 5 Sandal, 6 Shir
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``innverse attack``."""
-    p = subparsers.add_parser(
-        "attack",
-        help=SUMMARY,
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    p = add_command(subparsers, "attack", SUMMARY, DESCRIPTION, EPILOG)
+    p.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="IMAGE",
+        help="28x28 gray images, or folders of them ('sample': the bundled examples)",
     )
-    p.add_argument("inputs", nargs="*", metavar="IMAGE", help="28x28 gray images, or folders of them")
     p.add_argument("-o", "--output", metavar="OUT", help="output file (one input) or folder (required)")
     p.add_argument(
         "--method",
@@ -115,11 +127,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         action="store_true",
         help="attack the 4 bundled Fashion-MNIST test images (-o is then a folder)",
     )
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--force", action="store_true", help="overwrite existing output files")
-    g.add_argument(
-        "--skip-existing", action="store_true", help="leave inputs whose outputs already exist alone"
-    )
+    add_overwrite_options(p)
     add_runtime_options(p)
     return p
 
@@ -138,7 +146,9 @@ def parse_eps(text: str) -> int:
 class _Attacker:
     """The classifier, guides and options, loaded once and applied per image."""
 
-    def __init__(self, args: argparse.Namespace, method: str, eps: int, target: int | None, rep: Reporter):
+    def __init__(
+        self, args: argparse.Namespace, method: str, eps: int, target: int | None, rep: Reporter, sample: bool
+    ):
         from innverse.attacks.inputs import load_classifier
         from innverse.attacks.methods import needs_guides
         from innverse.devices import resolve_device
@@ -153,7 +163,7 @@ class _Attacker:
             from innverse.attacks.guides import guides_for
 
             self.guides = guides_for(self.net, self.name)
-        self.sample = bool(args.sample)
+        self.sample = sample  # --sample: outputs carry the sample marker
         self.fooled = 0
         self.done = 0
 
@@ -258,14 +268,9 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--steps must be at least 1, got {args.steps}")
     if args.steps is not None and method == "fgsm":
         raise UserError("--steps does not apply to fgsm (one step)")
-    inputs = list(args.inputs)
-    if args.sample and inputs:
-        raise UserError("--sample takes no IMAGE")
-    if not args.sample and not inputs:
-        raise UserError("no IMAGE given (files, folders, or --sample)")
-    if args.output is None or not args.output.strip():
-        raise UserError("-o/--output is required (a file for one image, else a folder)")
-    if args.sample:
+    sample, inputs = sample_or_inputs(args, "IMAGE")
+    require_output(args, "a file for one image, else a folder")
+    if sample:
         if Path(args.output).suffix:
             raise UserError(f"{args.output}: with --sample, -o is a folder (the 4 examples keep their names)")
         srcs = [str(p) for p in sample_images()]
@@ -283,7 +288,7 @@ def run(args: argparse.Namespace) -> int:
     check_jobs(jobs, args.force, args.skip_existing, False)
     if all(j.skipped for j in jobs):
         return run_jobs(jobs, lambda j: None, rep)
-    attacker = _Attacker(args, method, eps, target, rep)
+    attacker = _Attacker(args, method, eps, target, rep, sample)
     code = run_jobs(jobs, lambda j: attacker(j, args.force), rep)
     if attacker.done > 1:
         rep.info(f"fooled {attacker.fooled} of {plural(attacker.done, 'image')}")

@@ -21,11 +21,9 @@ from innverse.commands.batch import run_restoration
 from innverse.commands.denoise import sigma_text
 from innverse.commands.files import (
     pages_text,
-    read_input,
-    read_reference,
+    restore_file,
     sample_or_inputs,
-    write_results,
-    write_sample_outputs,
+    write_sample_restoration,
 )
 from innverse.commands.options import (
     BLIND_DENOISER,
@@ -33,6 +31,7 @@ from innverse.commands.options import (
     DEFAULT_MAX_ITER,
     NOISE_ESTIMATOR,
     Reporter,
+    add_command,
     add_inference_options,
     add_output_options,
     add_runtime_options,
@@ -74,13 +73,7 @@ examples:
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``innverse deblur``."""
-    p = subparsers.add_parser(
-        "deblur",
-        help=SUMMARY,
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "deblur", SUMMARY, DESCRIPTION, EPILOG)
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="blurred image files or folders")
     add_output_options(p)
     p.add_argument(
@@ -175,61 +168,41 @@ class _Deblurrer:
 
 
 def _one(d: _Deblurrer, job, args: argparse.Namespace, rep: Reporter) -> None:
-    import numpy as np
+    def labels(infos: list[dict]) -> dict[str, str]:
+        return {
+            "input_label": "blurred input",
+            "input_note": f"kernel {d.kernel_name}",
+            "result_label": f"deblurred: {d.name}",
+            "clean_label": "sharp reference",
+            "description": d.describe(infos, args.sigma is None),
+        }
 
-    from innverse.data.io import check_writable, from_tensor, to_tensor
-
-    pages, info = read_input(job.src, min_size=d.min_size)
-    if job.writes(job.dst):
-        check_writable(job.dst, info)
-    clean = read_reference(args.clean, pages.shape)
-    outs, infos = [], []
-    for page in pages:
-        out_t, pinfo = d(to_tensor(page), str(job.src))
-        outs.append(from_tensor(out_t))
-        infos.append(pinfo)
-    write_results(
-        job,
-        pages,
-        info,
-        np.stack(outs),
-        clean,
-        args.force,
-        rep,
-        input_label="blurred input",
-        input_note=f"kernel {d.kernel_name}",
-        result_label=f"deblurred: {d.name}",
-        clean_label="sharp reference",
-        description=d.describe(infos, args.sigma is None),
-    )
+    restore_file(job, lambda x: d(x, str(job.src)), args.clean, args.force, rep, labels, d.min_size)
 
 
 def _run_sample(d: _Deblurrer, job, args: argparse.Namespace, rep: Reporter, noise: float) -> None:
-    from innverse.commands.figures import compare_figure, psnr_text
-    from innverse.data.degrade import add_seeded_noise, blur, psnr
-    from innverse.data.io import from_tensor, read_image, to_tensor
+    from innverse.data.degrade import add_seeded_noise, blur
+    from innverse.data.io import read_image, to_tensor
 
     clean, _ = read_image(job.src)
     x = to_tensor(clean)
     y = add_seeded_noise(blur(x, d.kernel).to(x.dtype), noise, 0)
     out_t, pinfo = d(y, "sample", None if args.sigma is None else noise)
-    blurred, res = from_tensor(y), from_tensor(out_t)
-    p_in, p_out = psnr(y, x), psnr(out_t.clamp(0, 1), x)
-    figure = [
-        (blurred, [f"blurred ({d.kernel_name}, noise {noise:g})", psnr_text(p_in)]),
-        (res, [f"deblurred: {d.name}", psnr_text(p_out)]),
-        (clean, ["sharp original"]),
-    ]
-    outputs = [
-        (job.dst, "deblur result", res),
-        (job.extras["blurred"], "deblur blurred input", blurred),
-        (job.extras["compare"], "deblur comparison", lambda: compare_figure(figure)),
-    ]
-    summary = (
-        f"sample (bundled photo, kernel {d.kernel_name}, noise sigma {noise:g}, seed 0) -> {job.dst}  "
-        f"({d.describe([pinfo], args.sigma is None)}, PSNR {p_in:.2f} -> {p_out:.2f} dB)"
+    write_sample_restoration(
+        job,
+        clean,
+        y,
+        out_t,
+        args.force,
+        rep,
+        command="deblur",
+        degraded_tag="blurred",
+        degraded_caption=f"blurred ({d.kernel_name}, noise {noise:g})",
+        result_caption=f"deblurred: {d.name}",
+        clean_caption="sharp original",
+        source=f"bundled photo, kernel {d.kernel_name}, noise sigma {noise:g}, seed 0",
+        description=d.describe([pinfo], args.sigma is None),
     )
-    write_sample_outputs(job, outputs, args.force, rep, summary)
 
 
 def run(args: argparse.Namespace) -> int:

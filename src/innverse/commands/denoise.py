@@ -21,16 +21,15 @@ from typing import Any
 from innverse.commands.batch import run_restoration
 from innverse.commands.files import (
     pages_text,
-    read_input,
-    read_reference,
+    restore_file,
     sample_or_inputs,
-    write_results,
-    write_sample_outputs,
+    write_sample_restoration,
 )
 from innverse.commands.options import (
     BLIND_DENOISER,
     NOISE_ESTIMATOR,
     Reporter,
+    add_command,
     add_inference_options,
     add_output_options,
     add_runtime_options,
@@ -66,13 +65,7 @@ examples:
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``innverse denoise``."""
-    p = subparsers.add_parser(
-        "denoise",
-        help=SUMMARY,
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "denoise", SUMMARY, DESCRIPTION, EPILOG)
     p.add_argument(
         "inputs", nargs="*", metavar="INPUT", help="image files or folders ('sample': the bundled image)"
     )
@@ -187,9 +180,9 @@ class _Denoiser:
 
         return min_image_size(self.models[1], self.estimator)
 
-    def __call__(self, x) -> tuple[Any, float, bool, str]:
-        """Denoise a (1,C,H,W) float tensor; returns (result, sigma on 0-255 scale, estimated?, model
-        name)."""
+    def __call__(self, x) -> tuple[Any, tuple[float, bool, str]]:
+        """Denoise a (1,C,H,W) float tensor; returns (result, (sigma on 0-255 scale, estimated?, model
+        name))."""
         from innverse.api import denoise
         from innverse.data import color as colorlib
 
@@ -220,66 +213,47 @@ class _Denoiser:
             return_info=True,
             check_range=False,
         )
-        return out.cpu(), info["sigma"][0], info["estimated"], self.names[x.shape[1]]
+        return out.cpu(), (info["sigma"][0], info["estimated"], self.names[x.shape[1]])
 
 
 def _one(den: _Denoiser, job, args: argparse.Namespace, rep: Reporter) -> None:
-    import numpy as np
+    def labels(infos: list[tuple[float, bool, str]]) -> dict[str, str]:
+        sigmas = [sigma for sigma, _, _ in infos]
+        _, estimated, name = infos[-1]
+        how = ("estimated sigma " + pages_text(sigmas)) if estimated else f"sigma {sigmas[0]:g}"
+        return {
+            "input_label": "noisy input",
+            "input_note": sigma_text(sigmas[0], estimated),
+            "result_label": f"denoised: {name}",
+            "clean_label": "clean reference",
+            "description": f"{name}, {how}",
+        }
 
-    from innverse.data.io import check_writable, from_tensor, to_tensor
-
-    pages, info = read_input(job.src, min_size=den.min_size)
-    if job.writes(job.dst):
-        check_writable(job.dst, info)  # e.g. a 16-bit colour TIFF without tifffile: refused before the work
-    clean = read_reference(args.clean, pages.shape)
-    outs, sigmas = [], []
-    for page in pages:
-        out_t, sigma, estimated, name = den(to_tensor(page))
-        outs.append(from_tensor(out_t))
-        sigmas.append(sigma)
-    how = ("estimated sigma " + pages_text(sigmas)) if estimated else f"sigma {sigmas[0]:g}"
-    write_results(
-        job,
-        pages,
-        info,
-        np.stack(outs),
-        clean,
-        args.force,
-        rep,
-        input_label="noisy input",
-        input_note=sigma_text(sigmas[0], estimated),
-        result_label=f"denoised: {name}",
-        clean_label="clean reference",
-        description=f"{name}, {how}",
-    )
+    restore_file(job, den, args.clean, args.force, rep, labels, den.min_size)
 
 
 def _run_sample(den: _Denoiser, job, args: argparse.Namespace, rep: Reporter, noise_sigma: float) -> None:
-    from innverse.commands.figures import compare_figure, psnr_text
-    from innverse.data.degrade import add_seeded_noise, psnr
-    from innverse.data.io import from_tensor, read_image, to_tensor
+    from innverse.data.degrade import add_seeded_noise
+    from innverse.data.io import read_image, to_tensor
 
     clean, _ = read_image(job.src)
-    x = to_tensor(clean)
-    y = add_seeded_noise(x, noise_sigma, 0)
-    out_t, sigma, estimated, name = den(y)
-    noisy, res = from_tensor(y), from_tensor(out_t)
-    p_noisy, p_den = psnr(y, x), psnr(out_t.clamp(0, 1), x)
-    figure = [
-        (noisy, [f"noisy (sigma {noise_sigma:g})", psnr_text(p_noisy)]),
-        (res, [f"denoised: {name}", psnr_text(p_den)]),
-        (clean, ["clean original"]),
-    ]
-    outputs = [
-        (job.dst, "denoise result", res),
-        (job.extras["noisy"], "denoise noisy input", noisy),
-        (job.extras["compare"], "denoise comparison", lambda: compare_figure(figure)),
-    ]
-    summary = (
-        f"sample (bundled photo + noise sigma {noise_sigma:g}, seed 0) -> {job.dst}  "
-        f"({name}, {sigma_text(sigma, estimated)}, PSNR {p_noisy:.2f} -> {p_den:.2f} dB)"
+    y = add_seeded_noise(to_tensor(clean), noise_sigma, 0)
+    out_t, (sigma, estimated, name) = den(y)
+    write_sample_restoration(
+        job,
+        clean,
+        y,
+        out_t,
+        args.force,
+        rep,
+        command="denoise",
+        degraded_tag="noisy",
+        degraded_caption=f"noisy (sigma {noise_sigma:g})",
+        result_caption=f"denoised: {name}",
+        clean_caption="clean original",
+        source=f"bundled photo + noise sigma {noise_sigma:g}, seed 0",
+        description=f"{name}, {sigma_text(sigma, estimated)}",
     )
-    write_sample_outputs(job, outputs, args.force, rep, summary)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -28,10 +28,20 @@ from innverse.commands.files import (
     plan_jobs,
     plan_sample,
     read_input,
+    require_output,
+    sample_or_inputs,
     write_output,
-    write_sample_png,
+    write_sample_outputs,
 )
-from innverse.commands.options import Reporter, add_runtime_options, check_names
+from innverse.commands.options import (
+    Reporter,
+    add_command,
+    add_inference_options,
+    add_overwrite_options,
+    add_runtime_options,
+    check_names,
+    resolve_tiling,
+)
 from innverse.errors import UserError
 
 __all__ = [
@@ -83,13 +93,7 @@ examples:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``innverse dereflect``."""
-    p = subparsers.add_parser(
-        "dereflect",
-        help=SUMMARY,
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "dereflect", SUMMARY, DESCRIPTION, EPILOG)
     p.add_argument(
         "inputs", nargs="*", metavar="INPUT", help="image files or folders ('sample': the bundled example)"
     )
@@ -104,31 +108,13 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="DIR",
         help="also write each reflection R into this folder (same names and sub-folders as -o)",
     )
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--force", action="store_true", help="overwrite existing output files")
-    g.add_argument(
-        "--skip-existing",
-        action="store_true",
-        help="leave inputs whose outputs already exist alone (resumes an interrupted folder run)",
-    )
+    add_overwrite_options(p)
     p.add_argument(
         "--model",
         metavar="NAME_OR_PATH",
         help=f"separator: a shipped name or a folder from 'innverse train durrnet' (default {DEFAULT_MODEL})",
     )
-    p.add_argument(
-        "--tile",
-        type=int,
-        default=DEFAULT_TILE,
-        metavar="N",
-        help=f"tile size in pixels, bounds the memory on large images (0 = whole image, else >= {MIN_TILE})",
-    )
-    p.add_argument(
-        "--overlap",
-        type=int,
-        metavar="N",
-        help=f"tile overlap in pixels (default {DEFAULT_OVERLAP}, at most a quarter of --tile)",
-    )
+    add_inference_options(p, DEFAULT_TILE, DEFAULT_OVERLAP, MIN_TILE, color=False)
     p.add_argument("--compare", action="store_true", help="also write <stem>_compare.png: input | T | R")
     p.add_argument(
         "--sample",
@@ -215,13 +201,10 @@ def _one(sep: _Separator, job, args: argparse.Namespace, rep: Reporter, noted: s
         ts.append(t)
         rs.append(r)
     t_all, r_all = np.stack(ts), np.stack(rs)
-    written = []
     if job.writes(job.dst):
         write_output(job.dst, t_all, info, job.force(job.dst, args.force), rep.note)
-        written.append(job.dst)
     if refl is not None and job.writes(refl):
         write_output(refl, r_all, info, job.force(refl, args.force), rep.note)
-        written.append(refl)
     cmp = job.extras.get("compare")
     if cmp is not None and job.writes(cmp):
         first = "" if len(pages) == 1 else f" (page 1 of {len(pages)})"
@@ -254,51 +237,27 @@ def _run_sample(sep: _Separator, job, args: argparse.Namespace, rep: Reporter) -
         (t_true, ["true T"]),
         (r_true, ["true R"]),
     ]
-    written = []
-    for tag, arr in (("result", t), ("reflection", r), ("input", mix), ("compare", None)):
-        path = job.dst if tag == "result" else job.extras[tag]
-        if not job.writes(path):
-            continue
-        data = _figure(figure) if arr is None else arr
-        write_sample_png(path, data, job.force(path, args.force), f"dereflect {tag}")
-        written.append(str(path))
-    rep.info(
+    outputs = [
+        (job.dst, "dereflect result", t),
+        (job.extras["reflection"], "dereflect reflection", r),
+        (job.extras["input"], "dereflect input", mix),
+        (job.extras["compare"], "dereflect compare", lambda: _figure(figure)),
+    ]
+    summary = (
         f"sample (bundled synthetic mixture {src.name}) -> {job.dst}  ({sep.name}; PSNR of T: input "
         f"{p_in:.2f} -> {p_t:.2f} dB, of R: {p_r:.2f} dB)"
     )
-    if len(written) > 1 or (written and written[0] != str(job.dst)):
-        rep.info("wrote " + ", ".join(written))
-
-
-def _check_tiling(args: argparse.Namespace) -> tuple[int | None, int]:
-    tile, overlap = int(args.tile), args.overlap
-    if tile < 0 or 0 < tile < MIN_TILE:
-        raise UserError(f"--tile must be 0 (whole image) or at least {MIN_TILE} pixels, got {tile}")
-    if overlap is not None and overlap < 0:
-        raise UserError(f"--overlap must be >= 0, got {overlap}")
-    if tile == 0:
-        return None, 0
-    if overlap is None:
-        return tile, min(DEFAULT_OVERLAP, tile // 4)
-    if overlap >= tile:
-        raise UserError(f"--overlap must be smaller than --tile {tile}, got {overlap}")
-    return tile, int(overlap)
+    write_sample_outputs(job, outputs, args.force, rep, summary)
 
 
 def run(args: argparse.Namespace) -> int:
     """Run ``innverse dereflect``; returns the exit code (1 when some files of several failed)."""
     rep = Reporter(PROG, args.quiet)
-    inputs = list(args.inputs)
-    sample = args.sample or (inputs == ["sample"] and not Path("sample").exists())
-    if sample and inputs and inputs != ["sample"]:
-        raise UserError("--sample takes no INPUT")
-    if not sample and not inputs:
-        raise UserError("no INPUT given (files, folders, or --sample)")
-    if args.output is None or not args.output.strip():
-        raise UserError("-o/--output is required (a file name for one input, or a folder)")
+    sample, inputs = sample_or_inputs(args)
+    require_output(args)
     if args.reflection_out is not None and not args.reflection_out.strip():
         raise UserError("--reflection-out is empty (give a folder)")
-    tile, overlap = _check_tiling(args)
+    tile, overlap = resolve_tiling(args, MIN_TILE, DEFAULT_OVERLAP)
     check_names(args, "--model")
     if sample:
         from innverse.apps.dereflect import sample_paths

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,11 +36,14 @@ __all__ = [
     "write_sample_png",
     "write_sample_outputs",
     "sample_or_inputs",
+    "require_output",
     "plan_sample",
     "read_input",
     "read_reference",
     "write_output",
     "write_results",
+    "restore_file",
+    "write_sample_restoration",
     "pages_text",
 ]
 
@@ -249,23 +252,31 @@ def is_sample_output(path: Path) -> bool:
         return False
 
 
-def sample_or_inputs(args) -> tuple[bool, list[str]]:
+def sample_or_inputs(args, metavar: str = "INPUT") -> tuple[bool, list[str]]:
     """``(sample, inputs)`` of a restoration command line: whether it is a ``--sample`` run (also the
     single INPUT ``sample`` when no such file exists) and its INPUTs.
 
     ``--sample`` takes no other INPUT, a run without it needs one, and ``--clean`` (where the
-    command has it) needs exactly one input file; each is refused with one line.
+    command has it) needs exactly one input file; each is refused with one line, which names the
+    positional argument ``metavar``.
     """
     inputs = list(args.inputs)
     sample = args.sample or (inputs == ["sample"] and not Path("sample").exists())
     if sample and inputs and inputs != ["sample"]:
-        raise UserError("--sample takes no INPUT")
+        raise UserError(f"--sample takes no {metavar}")
     if not sample and not inputs:
-        raise UserError("no INPUT given (files, folders, or --sample)")
+        raise UserError(f"no {metavar} given (files, folders, or --sample)")
     clean = getattr(args, "clean", None)
     if clean is not None and (sample or len(inputs) != 1 or Path(inputs[0]).is_dir()):
         raise UserError("--clean needs exactly one input file")
     return sample, inputs
+
+
+def require_output(args, what: str = "a file name for one input, or a folder") -> str:
+    """``args.output``, refused with one line when ``-o`` is missing or empty (``what``: what it takes)."""
+    if args.output is None or not args.output.strip():
+        raise UserError(f"-o/--output is required ({what})")
+    return str(args.output)
 
 
 def plan_sample(output: str | None, names: dict[str, str], src: Path) -> Job:
@@ -376,6 +387,85 @@ def write_results(
     if p_out is not None:
         msg += f", PSNR {p_in:.2f} -> {p_out:.2f} dB"
     rep.info(msg + ")")
+
+
+def restore_file(
+    job: Job,
+    restore: Callable[[Any], tuple[Any, Any]],
+    reference: str | None,
+    force: bool,
+    rep,
+    labels: Callable[[list[Any]], dict[str, str]],
+    min_size: int | None = None,
+) -> None:
+    """Restore one input file of a restoration command page by page and write its results.
+
+    The input is read (:func:`read_input`; ``min_size``: the smallest side the models take), its
+    output format checked before the work, and the ``--clean`` ``reference`` read
+    (:func:`read_reference`).  ``restore(x)`` maps one page as a ``(1, C, H, W)`` float tensor to
+    ``(result tensor, info)``; ``labels(infos)`` (one info per page) gives the keyword labels of
+    :func:`write_results`, which writes the result and its comparison and reports them.
+    """
+    import numpy as np
+
+    from innverse.data.io import check_writable, from_tensor, to_tensor
+
+    pages, info = read_input(job.src, min_size=min_size)
+    if job.writes(job.dst):
+        check_writable(job.dst, info)  # e.g. a 16-bit colour TIFF without tifffile: refused before the work
+    clean = read_reference(reference, pages.shape)
+    outs, infos = [], []
+    for page in pages:
+        out_t, page_info = restore(to_tensor(page))
+        outs.append(from_tensor(out_t))
+        infos.append(page_info)
+    write_results(job, pages, info, np.stack(outs), clean, force, rep, **labels(infos))
+
+
+def write_sample_restoration(
+    job: Job,
+    clean,
+    degraded,
+    result,
+    force: bool,
+    rep,
+    *,
+    command: str,
+    degraded_tag: str,
+    degraded_caption: str,
+    result_caption: str,
+    clean_caption: str,
+    source: str,
+    description: str,
+) -> None:
+    """Write and report the files of a restoration command's ``--sample`` run (:func:`plan_sample`).
+
+    ``clean``: the bundled original (``H×W[×3]`` array); ``degraded`` and ``result``: the input made
+    from it and the command's result, ``(1, C, H, W)`` tensors.  Writes the result, the degraded input
+    (``job.extras[degraded_tag]``) and a comparison degraded | result | original (captioned, with
+    PSNRs against the original), each marked ``"<command> result"``, ``"<command> <degraded_tag>
+    input"``, ``"<command> comparison"``; then reports ``sample (<source>) -> DST  (<description>,
+    PSNR a -> b dB)`` (:func:`write_sample_outputs`).
+    """
+    from innverse.commands.figures import compare_figure, psnr_text
+    from innverse.data.degrade import psnr
+    from innverse.data.io import from_tensor, to_tensor
+
+    x = to_tensor(clean)
+    p_in, p_out = psnr(degraded, x), psnr(result.clamp(0, 1), x)
+    deg, res = from_tensor(degraded), from_tensor(result)
+    figure = [
+        (deg, [degraded_caption, psnr_text(p_in)]),
+        (res, [result_caption, psnr_text(p_out)]),
+        (clean, [clean_caption]),
+    ]
+    outputs = [
+        (job.dst, f"{command} result", res),
+        (job.extras[degraded_tag], f"{command} {degraded_tag} input", deg),
+        (job.extras["compare"], f"{command} comparison", lambda: compare_figure(figure)),
+    ]
+    summary = f"sample ({source}) -> {job.dst}  ({description}, PSNR {p_in:.2f} -> {p_out:.2f} dB)"
+    write_sample_outputs(job, outputs, force, rep, summary)
 
 
 def pages_text(values: list[float], fmt: str = "{:.2f}") -> str:

@@ -16,7 +16,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from innverse.commands.options import Reporter, add_runtime_options, check_names
+from innverse.commands.files import require_output
+from innverse.commands.options import Reporter, add_command, add_runtime_options, check_names
 from innverse.errors import UserError
 
 __all__ = ["add_parser", "run", "SUMMARY"]
@@ -42,13 +43,7 @@ examples:
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``innverse hide``."""
-    p = subparsers.add_parser(
-        "hide",
-        help=SUMMARY,
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "hide", SUMMARY, DESCRIPTION, EPILOG)
     p.add_argument("cover", nargs="?", metavar="COVER", help="the cover image")
     p.add_argument("secrets", nargs="*", metavar="SECRET", help="the secret image(s): 1 or 4")
     p.add_argument(
@@ -103,9 +98,7 @@ def _read_rgb(path: Path, what: str, rep: Reporter):
 
 
 def _output(args: argparse.Namespace) -> Path:
-    if not args.output or not args.output.strip():
-        raise UserError("-o/--output STEGO.png is required")
-    out = Path(args.output)
+    out = Path(require_output(args, "the stego .png name"))
     if out.suffix.lower() != ".png":
         raise UserError(
             f"{out}: the stego image must be a .png (lossless); a lossy format such as JPEG "
@@ -117,9 +110,7 @@ def _output(args: argparse.Namespace) -> Path:
 
 
 def _sample_paths(args: argparse.Namespace, n: int) -> tuple[Path, Path, list[Path]]:
-    if not args.output or not args.output.strip():
-        raise UserError("-o/--output is required (a folder, or the stego .png name)")
-    out = Path(args.output)
+    out = Path(require_output(args, "a folder, or the stego .png name"))
     if out.suffix.lower() == ".png":
         folder, stego = out.parent, out
     elif out.suffix:

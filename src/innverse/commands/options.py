@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from typing import Any
 
 from innverse.errors import UserError
 
@@ -24,7 +25,9 @@ __all__ = [
     "DEFAULT_LAMBDA",
     "DEFAULT_MAX_ITER",
     "WAVELETS",
+    "add_command",
     "add_runtime_options",
+    "add_overwrite_options",
     "add_output_options",
     "add_inference_options",
     "apply_threads",
@@ -69,6 +72,20 @@ def _threads(text: str) -> int:
     return n
 
 
+def add_command(
+    subparsers: Any, name: str, summary: str, description: str, epilog: str
+) -> argparse.ArgumentParser:
+    """The parser of ``innverse <name>``: ``summary`` in the command list, ``description`` and the
+    ``epilog`` of examples shown as written."""
+    return subparsers.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def add_runtime_options(p: argparse.ArgumentParser, device: bool = True) -> None:
     """``--device``, ``--threads N`` and ``-q/--quiet``; :mod:`innverse.cli` applies ``--threads``."""
     if device:
@@ -82,6 +99,17 @@ def add_runtime_options(p: argparse.ArgumentParser, device: bool = True) -> None
     p.add_argument("-q", "--quiet", action="store_true", help="print only warnings and errors")
 
 
+def add_overwrite_options(p: argparse.ArgumentParser, what: str = "output") -> None:
+    """``--force`` and ``--skip-existing`` (mutually exclusive)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--force", action="store_true", help=f"overwrite existing {what} files")
+    g.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave inputs whose outputs already exist alone (resumes an interrupted folder run)",
+    )
+
+
 def add_output_options(p: argparse.ArgumentParser, what: str = "output") -> None:
     """``-o``, ``--force``, ``--skip-existing`` and ``--in-place``."""
     p.add_argument(
@@ -91,13 +119,7 @@ def add_output_options(p: argparse.ArgumentParser, what: str = "output") -> None
         help="output file (one input) or folder; a folder input keeps its sub-folders "
         "(required unless --in-place)",
     )
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--force", action="store_true", help=f"overwrite existing {what} files")
-    g.add_argument(
-        "--skip-existing",
-        action="store_true",
-        help="leave inputs whose outputs already exist alone (resumes an interrupted folder run)",
-    )
+    add_overwrite_options(p, what)
     p.add_argument(
         "--in-place",
         action="store_true",
@@ -105,29 +127,43 @@ def add_output_options(p: argparse.ArgumentParser, what: str = "output") -> None
     )
 
 
-def add_inference_options(p: argparse.ArgumentParser) -> None:
-    """``--tile``, ``--overlap`` and ``--color`` of the network-based commands."""
+def add_inference_options(
+    p: argparse.ArgumentParser,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
+    min_tile: int = MIN_TILE,
+    color: bool = True,
+) -> None:
+    """``--tile``, ``--overlap`` and (with ``color``) ``--color`` of the network-based commands.
+
+    ``tile``, ``overlap`` and ``min_tile``: the defaults and the smallest tile shown in ``--help``
+    (pass the same ``overlap`` and ``min_tile`` to :func:`resolve_tiling`).
+    """
     p.add_argument(
         "--tile",
         type=int,
-        default=DEFAULT_TILE,
+        default=tile,
         metavar="N",
-        help=f"tile size in pixels, bounds the memory on large images (0 = whole image, else >= {MIN_TILE})",
+        help=f"tile size in pixels, bounds the memory on large images (0 = whole image, else >= {min_tile})",
     )
     p.add_argument(
         "--overlap",
         type=int,
         metavar="N",
-        help=f"tile overlap in pixels (default: {DEFAULT_OVERLAP}, at most a quarter of --tile)",
+        help=f"tile overlap in pixels (default: {overlap}, at most a quarter of --tile)",
     )
-    p.add_argument("--color", choices=COLOR_SPACES, default=DEFAULT_COLOR_SPACE, help="colour handling")
+    if color:
+        p.add_argument("--color", choices=COLOR_SPACES, default=DEFAULT_COLOR_SPACE, help="colour handling")
 
 
-def resolve_tiling(args: argparse.Namespace, min_size: int = 1) -> tuple[int | None, int]:
+def resolve_tiling(
+    args: argparse.Namespace, min_size: int = 1, overlap_default: int = DEFAULT_OVERLAP
+) -> tuple[int | None, int]:
     """(tile or None for whole images, overlap) from ``--tile``/``--overlap``, checked.
 
-    An unset ``--overlap`` is ``DEFAULT_OVERLAP`` capped at a quarter of the tile, so that any valid
-    ``--tile`` works on its own and no message mentions an overlap the user did not choose.
+    ``--tile`` is 0 or at least ``max(MIN_TILE, min_size)``.  An unset ``--overlap`` is
+    ``overlap_default`` capped at a quarter of the tile, so that any valid ``--tile`` works on its own
+    and no message mentions an overlap the user did not choose.
     """
     tile, overlap = int(args.tile), args.overlap
     floor = max(MIN_TILE, int(min_size))
@@ -138,7 +174,7 @@ def resolve_tiling(args: argparse.Namespace, min_size: int = 1) -> tuple[int | N
     if tile == 0:
         return None, 0 if overlap is None else int(overlap)
     if overlap is None:
-        return tile, min(DEFAULT_OVERLAP, tile // 4)
+        return tile, min(int(overlap_default), tile // 4)
     if overlap >= tile:
         raise UserError(f"--overlap must be smaller than --tile {tile}, got {overlap}")
     return tile, int(overlap)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from innverse.commands.options import Reporter, add_runtime_options, check_names
+from innverse.commands.files import require_output
+from innverse.commands.options import Reporter, add_command, add_runtime_options, check_names
 from innverse.errors import UserError
 
 __all__ = ["add_parser", "run", "SUMMARY", "secret_names"]
@@ -39,13 +40,7 @@ examples:
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``innverse reveal``."""
-    p = subparsers.add_parser(
-        "reveal",
-        help=SUMMARY,
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "reveal", SUMMARY, DESCRIPTION, EPILOG)
     p.add_argument("stego", metavar="STEGO", help="the stego image (.png written by 'innverse hide')")
     p.add_argument("-o", "--output", metavar="OUT_DIR", help="folder for secret.png (or secret-1.png ...)")
     p.add_argument(
@@ -71,10 +66,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``innverse reveal``; returns the exit code."""
     rep = Reporter(PROG, args.quiet)
     check_names(args, "--model")
-    if not args.output or not args.output.strip():
-        raise UserError("-o/--output OUT_DIR is required")
+    out = Path(require_output(args, "the folder OUT_DIR"))
     src = Path(args.stego)
-    out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder (-o names the folder for secret.png)")
     if out.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"):

@@ -27,11 +27,18 @@ from innverse.commands.files import (
     plan_jobs,
     plan_sample,
     read_input,
+    require_output,
     sample_or_inputs,
     write_output,
     write_sample_png,
 )
-from innverse.commands.options import Reporter, add_runtime_options, check_names
+from innverse.commands.options import (
+    Reporter,
+    add_command,
+    add_overwrite_options,
+    add_runtime_options,
+    check_names,
+)
 from innverse.errors import UserError
 
 __all__ = ["add_parser", "run", "SUMMARY"]
@@ -71,13 +78,7 @@ examples:
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``innverse superres``."""
-    p = subparsers.add_parser(
-        "superres",
-        help=SUMMARY,
-        description=DESCRIPTION,
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "superres", SUMMARY, DESCRIPTION, EPILOG)
     p.add_argument(
         "inputs",
         nargs="*",
@@ -85,13 +86,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="low-resolution image files or folders ('sample': the example)",
     )
     p.add_argument("-o", "--output", metavar="OUT", help="output file (one input) or folder (required)")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--force", action="store_true", help="overwrite existing output files")
-    g.add_argument(
-        "--skip-existing",
-        action="store_true",
-        help="leave inputs whose outputs already exist alone (resumes an interrupted folder run)",
-    )
+    add_overwrite_options(p)
     p.add_argument("--scale", type=int, default=4, metavar="S", help="upscaling factor (default 4)")
     p.add_argument("--method", choices=METHODS, default="indigo", help="method (default indigo)")
     p.add_argument(
@@ -355,8 +350,7 @@ def run(args: argparse.Namespace) -> int:
     rep = Reporter(PROG, args.quiet)
     noise = _check_args(args)
     sample, inputs = sample_or_inputs(args)
-    if args.output is None or not args.output.strip():
-        raise UserError("-o/--output is required (a file name for one input, or a folder)")
+    require_output(args)
     tags = ["compare"] + (["std", "samples"] if args.samples > 1 else [])
     if sample:
         names = {"result": "superres_sample.png", **{t: f"superres_sample_{t}.png" for t in tags}}

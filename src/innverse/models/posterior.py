@@ -113,6 +113,30 @@ class _PosteriorModel(nn.Module):
             raise UserError("y holds non-finite values")
         return (y - self.y_shift.to(p.dtype)) / self.y_scale.to(p.dtype)
 
+    @property
+    def _latent_dim(self) -> int:
+        """Width of the latent ``z ~ N(0, I)`` that :meth:`sample` draws."""
+        raise NotImplementedError
+
+    def _decode(self, z: Tensor, yn: Tensor) -> Tensor:
+        """Standardised ``x`` (B, x_dim) of latents ``z`` (B, _latent_dim) and standardised observations
+        ``yn`` (B, y_dim), by the bijection's inverse."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def sample(
+        self, y: Tensor, n: int, generator: torch.Generator | None = None, temperature: float = 1.0
+    ) -> Tensor:
+        """Posterior samples ``(B, n, x_dim)`` for observations ``y`` (see :meth:`observation`): ``n``
+        latents ``z ~ temperature * N(0, I)`` per observation (drawn in float32 on the CPU, so that a
+        seeded ``generator`` gives the same samples on every device), mapped back to ``x``."""
+        yn = self.observation(y)
+        b = yn.shape[0]
+        p = self._param()
+        z = temperature * torch.randn(b * n, self._latent_dim, generator=generator, dtype=torch.float32)
+        x = self._decode(z.to(device=p.device, dtype=p.dtype), yn.repeat_interleave(n, dim=0))
+        return self.denormalise_x(x).reshape(b, n, self.x_dim)
+
     def normalise_x(self, x: Tensor) -> Tensor:
         return (x - self.x_shift.to(x.dtype)) / self.x_scale.to(x.dtype)
 
@@ -225,18 +249,15 @@ class PosteriorINN(_PosteriorModel):
             raise UserError(f"PosteriorINN input must have shape (B, {self.total_dim}); got {tuple(v.shape)}")
 
     # ------------------------------------------------------------------ use
-    @torch.no_grad()
-    def sample(
-        self, y: Tensor, n: int, generator: torch.Generator | None = None, temperature: float = 1.0
-    ) -> Tensor:
-        """Posterior samples ``(B, n, x_dim)`` for observations ``y`` (see :meth:`observation`)."""
-        yn = self.observation(y)
-        b = yn.shape[0]
-        p = self._param()
-        z = temperature * torch.randn(b * n, self.z_dim, generator=generator, dtype=torch.float32)
-        out = self.join_out(z.to(device=p.device, dtype=p.dtype), yn.repeat_interleave(n, dim=0))
-        x = self.flow.inverse(out)[:, : self.x_dim]
-        return self.denormalise_x(x).reshape(b, n, self.x_dim)
+    @property
+    def _latent_dim(self) -> int:
+        """Width of the latent ``z`` that :meth:`sample` draws (``z_dim``)."""
+        return self.z_dim
+
+    def _decode(self, z: Tensor, yn: Tensor) -> Tensor:
+        """Standardised ``x`` of latents ``z`` and standardised observations ``yn``: the inverse of
+        ``[z, 0, y]``, its first ``x_dim`` values."""
+        return self.flow.inverse(self.join_out(z, yn))[:, : self.x_dim]
 
     @torch.no_grad()
     def predict(self, x: Tensor) -> Tensor:
@@ -312,14 +333,11 @@ class ConditionalINN(_PosteriorModel):
         log_det = log_det - torch.log(self.x_scale.to(z.dtype)).sum()
         return -0.5 * (z**2).sum(1) - 0.5 * _LOG_2PI * self.x_dim + log_det
 
-    @torch.no_grad()
-    def sample(
-        self, y: Tensor, n: int, generator: torch.Generator | None = None, temperature: float = 1.0
-    ) -> Tensor:
-        """Posterior samples ``(B, n, x_dim)`` for observations ``y`` (see :meth:`observation`)."""
-        yn = self.observation(y)
-        b = yn.shape[0]
-        p = self._param()
-        z = temperature * torch.randn(b * n, self.x_dim, generator=generator, dtype=torch.float32)
-        x = self.flow.inverse(z.to(device=p.device, dtype=p.dtype), cond=yn.repeat_interleave(n, dim=0))
-        return self.denormalise_x(x).reshape(b, n, self.x_dim)
+    @property
+    def _latent_dim(self) -> int:
+        """Width of the latent ``z`` that :meth:`sample` draws (``x_dim``)."""
+        return self.x_dim
+
+    def _decode(self, z: Tensor, yn: Tensor) -> Tensor:
+        """Standardised ``x`` of latents ``z`` given standardised observations ``yn`` (the inverse)."""
+        return self.flow.inverse(z, cond=yn)
