@@ -1,8 +1,9 @@
 """The named attacks of ``innverse attack`` and ``innverse benchmark attack``, run through one function.
 
 Names: ``advinn-cgt``, ``advinn-hct``, ``advinn-uap`` (AdvINN with each guide), ``fgsm``, ``pgd``
-(10 steps; ``pgd-N`` for N steps) and ``cw`` (C&W-L2 inside the L∞ budget).  Untargeted AdvINN heads
-for the runner-up class of the clean image: that class's guide is used (and, for CGT, learned).
+(10 steps; ``pgd-N`` for N steps), ``cw`` (C&W-L2 inside the L∞ budget) and ``pgd-margin``
+(margin-loss PGD with restarts: an estimate of the success rate the budget allows, not an imperceptible
+attack).  Untargeted AdvINN heads for the runner-up class of the clean image: that class's guide is used (and, for CGT, learned).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from innverse.attacks.cw import cw_l2
 from innverse.attacks.fgsm import fgsm
 from innverse.attacks.guides import Guides, cgt_start
 from innverse.attacks.pgd import pgd
+from innverse.attacks.pgd_margin import pgd_margin
 from innverse.errors import UserError
 
 __all__ = ["METHODS", "check_method", "needs_guides", "guide_classes", "run_attack", "PGD_STEPS"]
@@ -30,6 +32,7 @@ METHODS = {
     "fgsm": "FGSM, one signed-gradient step",
     "pgd": "PGD, signed-gradient steps from a random start (pgd-N: N steps)",
     "cw": "Carlini-Wagner L2 inside the L-infinity box",
+    "pgd-margin": "margin-loss PGD, 200 steps and 4 random restarts (the budget's success ceiling)",
 }
 #: PGD's steps when the name gives none
 PGD_STEPS = 10
@@ -73,6 +76,8 @@ def run_attack(
         raise UserError(f"--steps must be at least 1; got {steps}")
     if n == "fgsm":
         return fgsm(classifier, x, goal, eps)
+    if n == "pgd-margin":
+        return pgd_margin(classifier, x, goal, eps, **({"steps": steps} if steps else {}), seed=seed)
     if n.startswith("pgd"):
         k = int(n[4:]) if n.startswith("pgd-") else (steps or PGD_STEPS)
         return pgd(classifier, x, goal, eps, steps=k, seed=seed)
