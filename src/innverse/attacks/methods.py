@@ -3,7 +3,8 @@
 Names: ``advinn-cgt``, ``advinn-hct``, ``advinn-uap`` (AdvINN with each guide), ``fgsm``, ``pgd``
 (10 steps; ``pgd-N`` for N steps), ``cw`` (C&W-L2 inside the L∞ budget) and ``pgd-margin``
 (margin-loss PGD with restarts: an estimate of the success rate the budget allows, not an imperceptible
-attack).  Untargeted AdvINN heads for the runner-up class of the clean image: that class's guide is used (and, for CGT, learned).
+attack).  Untargeted AdvINN heads for the runner-up class of the clean image: that class's guide is
+used (and, for CGT, learned).
 """
 
 from __future__ import annotations
