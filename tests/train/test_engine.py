@@ -553,3 +553,45 @@ def test_torchrun_two_processes_and_resume(data_dir: Path, tmp_path: Path):
     ddp = load_file(str(out / "checkpoint" / rec["model"]))
     for k, v in single.model.state_dict().items():
         assert torch.allclose(v, ddp[k], atol=1e-5), k
+
+
+class _Clock:
+    """A fake ``time.perf_counter`` that the loss hook advances: ``fast`` seconds a step before
+    ``slow_from``, ``slow`` seconds a step after it."""
+
+    def __init__(self, fast: float, slow: float, slow_from: int) -> None:
+        self.now, self.fast, self.slow, self.slow_from = 1000.0, fast, slow, slow_from
+
+    def __call__(self) -> float:
+        return self.now
+
+    def hook(self, step: int, total):
+        self.now += self.fast if step < self.slow_from else self.slow
+        return total
+
+
+@pytest.mark.parametrize(
+    "limit, ends_by",
+    [
+        (300.0, "refit"),  # the refit at a quarter of the run lowers the total in time
+        (100.0, "limit"),  # the limit arrives before the first refit: the run ends there
+    ],
+)
+def test_time_limit_follows_a_run_that_slows_down(data_dir, tmp_path, monkeypatch, limit, ends_by):
+    import innverse.train.engine as engine_mod
+
+    clock = _Clock(fast=0.001, slow=1.0, slow_from=40)
+    monkeypatch.setattr(engine_mod.time, "perf_counter", clock)
+    said: list[str] = []
+    eng = _run(data_dir, tmp_path / "run", model=_model(), hook=clock.hook, max_steps=500, time_limit=limit)
+    eng.say = said.append
+    eng.run()
+    spent = clock.now - 1000.0
+    assert eng.step == eng.total_steps < 500
+    assert spent <= limit + 1.0, (spent, said)
+    text = " ".join(said)
+    if ends_by == "refit":
+        assert "total lowered" in text and "reached at step" not in text
+    else:
+        assert "reached at step" in text
+    assert (tmp_path / "run" / "model").is_dir()

@@ -16,7 +16,9 @@ What the engine gives every task (:class:`innverse.train.task.TrainTask`):
   signal stops at once; the last committed checkpoint stays intact);
 * DistributedDataParallel under torchrun (gloo on CPU, nccl on CUDA): ``batch_size`` is the global
   batch and every rank takes its shard of the same global batch;
-* ``time_limit``: after a short warm-up the run's step count is lowered to what fits;
+* ``time_limit``: after a short warm-up the run's step count is lowered to what fits, refitted at a
+  quarter, half and three quarters of the run (validation and checkpoints included in the rate); a
+  run that still reaches the limit ends there, validated and exported;
 * a CSV log (``OUT/log.csv``), a progress bar, TensorBoard when it is installed.
 """
 
@@ -601,6 +603,7 @@ class Engine:
         stopped = 0
         warm_from, warm_to = s_start + 10, s_start + 40
         t_warm = t_start
+        refits: list[int] = []
         clip = float(cfg.clip) if cfg.clip and cfg.clip > 0 else float("inf")  # type: ignore[arg-type]
         while self.step < self.total_steps:
             step = self.step
@@ -608,6 +611,10 @@ class Engine:
                 t_warm = time.perf_counter()
             if cfg.time_limit and step == warm_to:
                 self._fit_time_budget(step, warm_to - warm_from, time.perf_counter() - t_warm, t_start)
+                refits = [warm_to + (self.total_steps - warm_to) * k // 4 for k in (1, 2, 3)]
+            elif cfg.time_limit and step > warm_to and refits and step >= refits[0]:
+                refits.pop(0)
+                self._fit_time_budget(step, step - warm_from, time.perf_counter() - t_warm, t_start)
             batch = {k: v.to(self.device, non_blocking=nonblocking) for k, v in batches.get(step).items()}
             lr = learning_rate(
                 str(cfg.lr_schedule),
@@ -657,6 +664,8 @@ class Engine:
             if self.ema_model is not None:
                 self._update_ema()
             self.step += 1
+            if cfg.time_limit and self.step < self.total_steps:
+                self._stop_at_time_limit(t_start)
             self._acc.add(loss_v, part_v)
             if self._bar is not None:
                 self._bar.update(1)
@@ -698,12 +707,27 @@ class Engine:
         )
         return 0
 
+    def _stop_at_time_limit(self, t_start: float) -> None:
+        """End the run at this step when ``--time-limit`` (less the final save's margin) has passed."""
+        limit = float(self.cfg.time_limit)  # type: ignore[arg-type]
+        if time.perf_counter() - t_start < limit - 5.0:
+            return
+        self.say(
+            f"innverse train: --time-limit {limit:g}s reached at step {self.step} of {self.total_steps}: "
+            "the run ends here"
+        )
+        self.total_steps = self.step
+        if self._bar is not None:
+            self._bar.total = self.step
+            self._bar.refresh()
+
     def _fit_time_budget(self, step: int, n: int, seconds: float, t_start: float) -> None:
-        """Lower ``total_steps`` so that the run ends within ``--time-limit`` (measured rate)."""
+        """Lower ``total_steps`` so that the run ends within ``--time-limit`` (measured rate over the
+        last ``n`` steps, which took ``seconds``); never raises it, and ignores changes under 1 %."""
         rate = n / max(seconds, 1e-9)
         left = float(self.cfg.time_limit) - (time.perf_counter() - t_start) - 15.0  # type: ignore[arg-type]
         fit = step + max(1, int(rate * left * 0.95))
-        if fit < self.total_steps:
+        if fit < self.total_steps and (self.total_steps - fit) > 0.01 * self.total_steps:
             self.say(
                 f"innverse train: {rate:.1f} steps/s; --time-limit {self.cfg.time_limit:g}s fits "
                 f"{fit} of {self.total_steps} steps: total lowered to {fit}"
