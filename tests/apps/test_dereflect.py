@@ -119,8 +119,8 @@ def test_loading_refusals(tiny, tmp_path: Path):
     assert isinstance(load_separator(tiny), DURRNet) and not load_separator(tiny).training
     m = Pointwise()
     assert load_separator(m) is m
-    with pytest.raises(UserError, match="innverse train durrnet"):
-        load_separator(DEFAULT_MODEL)
+    shipped = load_separator(DEFAULT_MODEL)  # the shipped durrnet-lite
+    assert isinstance(shipped, DURRNet) and shipped.config["features"] == 16 and not shipped.training
     with pytest.raises(UserError, match="unknown reflection-removal model 'nosuch'"):
         load_separator("nosuch")
     with pytest.raises(UserError, match="model file not found"):
@@ -180,8 +180,8 @@ def test_api_follows_the_convention(tiny):
     assert a.shape == rgba.shape and (a[..., 3] == 200).all()
     with pytest.raises(UserError, match="divide by 255"):
         remove_reflection(rgb.astype(np.float32), tiny)
-    with pytest.raises(UserError, match="innverse train durrnet"):
-        innverse.remove_reflection(rgb)
+    t_default, r_default = innverse.remove_reflection(rgb)  # the shipped default model
+    assert t_default.shape == r_default.shape == rgb.shape and t_default.dtype == np.uint8
 
 
 def test_api_defaults_match_the_app():

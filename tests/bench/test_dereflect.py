@@ -155,7 +155,7 @@ def test_refusals(tmp_path: Path, models):
     pairs = tuple(torch.rand(2, 3, 16, 16) for _ in range(3))
     unet = str(models["unet"])
     with pytest.raises(UserError, match="innverse train durrnet"):
-        benchmark_dereflect(tmp_path / "x", pairs=pairs, log=None)
+        benchmark_dereflect(tmp_path / "x", models=["no-such-model"], pairs=pairs, log=None)
     with pytest.raises(UserError, match="--figure-pairs"):
         benchmark_dereflect(tmp_path / "x", models=[unet], pairs=pairs, figure_pairs=-1, log=None)
     with pytest.raises(UserError, match="tile"):
@@ -189,6 +189,6 @@ def test_the_command(tmp_path: Path, capsys, root: Path, models):
     code = main([*base, "--models", ","])
     _, err = capsys.readouterr()
     assert code == 2 and "empty entry" in err and "Traceback" not in err
-    code = main(base)
+    code = main([*base, "--models", "no-such-model"])
     _, err = capsys.readouterr()
     assert code == 2 and "innverse train durrnet" in err and len(err.strip().splitlines()) == 1

@@ -105,8 +105,16 @@ def model_separator(
         describe_separator(net),
         sum(p.numel() for p in net.parameters()),
         count_flops(net, device=device),
-        str(getattr(net, "source", "in memory")),
+        _source_text(str(getattr(net, "source", "in memory"))),
     )
+
+
+def _source_text(source: str) -> str:
+    """Where a model came from, shipped weights named as such (not by their install path)."""
+    from innverse.models.registry import source_name
+
+    name = source_name(source)
+    return f"shipped weights {name}" if name != source else source
 
 
 def load_test_pairs(
@@ -332,7 +340,7 @@ def _fmt(v: float | None, f: str) -> str:
 
 def render_dereflect(res: dict) -> str:
     """The Markdown report of :func:`benchmark_dereflect`'s results."""
-    from innverse.bench.report import markdown_table
+    from innverse.bench.report import machine_line, markdown_table
 
     head = ["method", "T PSNR", "T SSIM", "R PSNR", "R SSIM", "s/MP", "params", "GFLOP/MP"]
     body = []
@@ -361,12 +369,19 @@ def render_dereflect(res: dict) -> str:
     for r in res["rows"]:
         src = f" ({r['source']})" if r.get("source") else ""
         lines.append(f"- **{r['method']}**: {r['about']}{src}.")
-    lines += [
-        "",
-        f"Machine: {env.get('cpu', '?')}, torch {env.get('torch', '?')}, "
-        f"{env.get('threads', '?')} thread(s), device {env.get('device', '?')}; created {res['created']}.",
-        "",
-    ]
+    models = [r for r in res["rows"] if r["params"]]
+    if models:
+        first = models[0]
+        mine = first["per_pair"]["t_psnr"]
+        lines += ["", f"Pair by pair (T PSNR), {first['method']} against each other row:", ""]
+        for r in res["rows"]:
+            if r is first:
+                continue
+            theirs = r["per_pair"]["t_psnr"]
+            wins = sum(a > b for a, b in zip(mine, theirs, strict=True))
+            gain = sum(a - b for a, b in zip(mine, theirs, strict=True)) / max(1, len(mine))
+            lines.append(f"- vs {r['method']}: higher on {wins} of {len(mine)} pairs, mean {gain:+.2f} dB")
+    lines += ["", machine_line(env, res["created"]), ""]
     return "\n".join(lines)
 
 

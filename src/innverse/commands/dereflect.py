@@ -164,7 +164,9 @@ class _Separator:
         self.device = resolve_device(args.device, option="--device")
         self.spec = args.model or DEFAULT_MODEL
         self.net = load_separator(self.spec, self.device)
-        self.name = str(getattr(self.net, "source", self.spec))
+        from innverse.models.registry import source_name
+
+        self.name = source_name(str(getattr(self.net, "source", self.spec)))
         self.about = describe_separator(self.net)
         self.tile, self.overlap = tile, overlap
 

@@ -30,6 +30,7 @@ __all__ = [
     "Role",
     "ModelKind",
     "register_kind",
+    "source_name",
     "model_kinds",
     "get_kind",
     "build_model",
@@ -348,6 +349,15 @@ register_kind(
 def weights_dir() -> Path:
     """The folder of the shipped weights (``<name>.safetensors``, ``<name>.json``, ``<name>.card.json``)."""
     return Path(str(resources.files("innverse") / "weights"))
+
+
+def source_name(source: str) -> str:
+    """A model's ``source`` for messages: shipped weights by their name (not their install path),
+    anything else as given."""
+    p = Path(source)
+    if p.suffix == ".safetensors" and p.parent.resolve() == weights_dir().resolve():
+        return p.stem
+    return source
 
 
 def list_pretrained() -> dict[str, dict[str, Any]]:
