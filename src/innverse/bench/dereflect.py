@@ -408,15 +408,16 @@ def add_dereflect_arguments(p: Any) -> None:
     p.add_argument(
         "--figure-pairs", type=int, default=3, metavar="K", help="pairs shown in dereflect.png (default 3)"
     )
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
-    p.add_argument("--device", default="cpu", metavar="DEV", help="cpu or cuda (default cpu)")
+    from innverse.bench.options import add_runtime_arguments
+
+    add_runtime_arguments(p)
 
 
 def run_dereflect(args: Any) -> int:
     """Run ``innverse benchmark dereflect`` from parsed :func:`add_dereflect_arguments` options."""
-    if args.threads < 1:
-        raise UserError("--threads must be at least 1")
-    torch.set_num_threads(int(args.threads))
+    from innverse.bench.options import apply_runtime
+
+    apply_runtime(args, device=False)  # the device is resolved by benchmark_dereflect
     specs = [s.strip() for group in (args.models or ["durrnet-lite"]) for s in group.split(",")]
     if any(not s for s in specs):
         raise UserError("--models has an empty entry (give comma-separated names or folders)")

@@ -606,12 +606,9 @@ def render_posterior(res: dict[str, Any]) -> str:
             markdown_table(head, body(res["freia"])),
             "",
         ]
-    env = res["environment"]
-    lines += [
-        f"Machine: {env.get('cpu', '?')}, torch {env.get('torch', '?')}, {env.get('threads', '?')} "
-        f"thread(s); created {res['created']}.",
-        "",
-    ]
+    from innverse.bench.report import machine_line
+
+    lines += [machine_line(res["environment"], res["created"], device=False), ""]
     return "\n".join(lines)
 
 
@@ -643,13 +640,16 @@ def add_posterior_arguments(p: Any) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the test observations and samples")
     p.add_argument("--no-plots", action="store_true", help="skip the figures")
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="torch CPU threads (default 1)")
+    from innverse.bench.options import add_runtime_arguments
+
+    add_runtime_arguments(p, device=False)
 
 
 def run_posterior(args: Any) -> int:
     """Run ``innverse benchmark posterior`` from parsed :func:`add_posterior_arguments` options."""
-    if args.threads < 1:
-        raise UserError("--threads must be at least 1")
+    from innverse.bench.options import apply_runtime
+
+    apply_runtime(args, device=False)
     for name in ("observations", "samples"):
         if getattr(args, name) < 2:
             raise UserError(f"--{name} must be at least 2")
@@ -657,7 +657,6 @@ def run_posterior(args: Any) -> int:
         raise UserError("--abc-eps must be positive")
     if args.freia_steps < 0:
         raise UserError("--freia-steps must be >= 0")
-    torch.set_num_threads(int(args.threads))
     res = benchmark_posterior(
         args.out,
         models=args.model or DEFAULT_MODELS,
