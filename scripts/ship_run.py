@@ -10,7 +10,9 @@ Copies ``RUN/model/model.safetensors`` and ``config.json`` to ``NAME.safetensors
 and writes ``NAME.card.json``: what the model is, its data and losses, the hardware, steps, batch and
 examples seen, wall-clock seconds and the schedule (from the run's card and ``log.csv``), the recipe,
 the commands, every validation row of ``log.csv``, and (``--measured``) the JSON of the benchmark
-that scored it.  Refuses to replace shipped weights unless ``--force``.
+that scored it.  A run that started from other weights (``--init``) keeps their history:
+``--previous-card`` (repeatable, oldest first) puts the earlier cards under ``previous_stages``.
+Refuses to replace shipped weights unless ``--force``.
 """
 
 from __future__ import annotations
@@ -74,8 +76,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--selection", default="", help="why these weights were chosen")
     ap.add_argument("--status", default="")
     ap.add_argument("--measured", type=Path, help="JSON of the benchmark that scored the model")
+    ap.add_argument(
+        "--previous-card",
+        type=Path,
+        action="append",
+        default=[],
+        help="card of the weights this run was initialised from (--init), repeat in order for a chain; "
+        "their stages are kept under previous_stages",
+    )
+    ap.add_argument("--dest", type=Path, default=WEIGHTS, help="folder to write into (default: the package's)")
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args(argv)
+    dest_dir = args.dest
 
     model_dir = args.run / "model"
     files = [model_dir / n for n in ("config.json", "model.safetensors", "card.json")]
@@ -83,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         if not f.is_file():
             print(f"ship_run: error: {f} not found (is {args.run} an innverse train run?)", file=sys.stderr)
             return 2
-    dest = WEIGHTS / f"{args.name}.safetensors"
+    dest = dest_dir / f"{args.name}.safetensors"
     if dest.exists() and not args.force:
         print(f"ship_run: error: {dest} exists; pass --force to replace it", file=sys.stderr)
         return 2
@@ -94,6 +106,16 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as e:
             print(f"ship_run: error: --measured {args.measured}: {e}", file=sys.stderr)
             return 2
+    previous = []
+    for f in args.previous_card:
+        try:
+            prev = json.loads(f.read_text())
+        except (OSError, ValueError) as e:
+            print(f"ship_run: error: --previous-card {f}: {e}", file=sys.stderr)
+            return 2
+        previous += prev.pop("previous_stages", [])
+        prev.pop("measured", None)  # the earlier stage's scores belong to its own weights
+        previous.append(prev)
     cfg = json.loads(files[0].read_text())
     run_card = json.loads(files[2].read_text())
     recipe = run_card["recipe"]
@@ -121,13 +143,18 @@ def main(argv: list[str] | None = None) -> int:
         "selection": args.selection,
         "status": args.status,
     }
+    if previous:
+        card["previous_stages"] = previous
+        card["examples_seen_total"] = card["examples_seen"] + sum(
+            int(p.get("examples_seen") or p.get("images_seen") or 0) for p in previous
+        )
     if measured is not None:
         card["measured"] = measured
-    WEIGHTS.mkdir(parents=True, exist_ok=True)
+    dest_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(dest, files[1].read_bytes(), force=True)
-    atomic_write_bytes(WEIGHTS / f"{args.name}.json", (json.dumps(cfg, indent=2) + "\n").encode(), force=True)
+    atomic_write_bytes(dest_dir / f"{args.name}.json", (json.dumps(cfg, indent=2) + "\n").encode(), force=True)
     atomic_write_bytes(
-        WEIGHTS / f"{args.name}.card.json", (json.dumps(card, indent=2) + "\n").encode(), force=True
+        dest_dir / f"{args.name}.card.json", (json.dumps(card, indent=2) + "\n").encode(), force=True
     )
     print(f"shipped {args.name}: {steps} steps x {engine['batch_size']} -> {dest}")
     return 0
