@@ -45,6 +45,23 @@ def test_cli_writes_grid_and_samples(prior_dir: Path, tmp_path: Path, capsys) ->
     assert not np.array_equal(np.asarray(Image.open(out / "0001.png")), one)
 
 
+def test_cli_png_output_is_the_grid_alone(prior_dir: Path, tmp_path: Path, capsys) -> None:
+    base = ["sample", "ddpm", "--model", str(prior_dir), "-n", "3", "--steps", "4"]
+    assert main([*base, "-o", str(tmp_path / "g.png")]) == 0
+    assert (tmp_path / "g.png").is_file() and sorted(p.name for p in tmp_path.iterdir()) == ["g.png", "prior"]
+    assert np.asarray(Image.open(tmp_path / "g.png")).shape == (2 + 2 * 10, 2 + 2 * 10)
+    capsys.readouterr()
+    for out, extra, msg in (
+        ("g.jpg", [], "written as PNG"),
+        ("h.png", ["--no-grid"], "--no-grid"),
+        ("g.png", [], "--force"),
+    ):
+        assert main([*base, "-o", str(tmp_path / out), *extra]) == 2
+        err = capsys.readouterr().err
+        assert msg in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "h.png").exists() and not (tmp_path / "g.jpg").exists()
+
+
 @pytest.mark.parametrize(
     "extra, msg",
     [

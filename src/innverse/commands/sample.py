@@ -49,7 +49,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "ddpm",
         help="sample a diffusion prior (ours or a diffusers folder)",
         description="Sample a diffusion prior with DDIM(eta) or ancestral DDPM sampling and write "
-        "OUT/grid.png plus one PNG per sample (0000.png, ...). Files are written atomically; existing "
+        "OUT/grid.png plus one PNG per sample (0000.png, ...), or, when OUT ends in .png, the grid alone. "
+        "Files are written atomically; existing "
         "files need --force.",
     )
     d.add_argument(
@@ -68,7 +69,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     d.add_argument("--batch-size", type=int, default=64, metavar="B", help="samples per forward pass")
     d.add_argument("--nrow", type=int, metavar="K", help="images per grid row (default: about sqrt(N))")
     d.add_argument("--no-grid", action="store_true", help="write the single images only")
-    d.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder")
+    d.add_argument(
+        "-o", "--output", required=True, metavar="OUT", help="output folder (or a .png file: the grid alone)"
+    )
     d.add_argument("--force", action="store_true", help="overwrite existing files")
     add_runtime_options(d)
 
@@ -121,9 +124,16 @@ def _run_ddpm(args: argparse.Namespace) -> int:
     if not str(args.model).strip():
         raise UserError("--model is empty (give a prior name or folder)")
     out = Path(args.output)
-    if out.exists() and not out.is_dir():
+    grid_only = out.suffix.lower() == ".png"  # -o grid.png: the grid alone, as 'sample glow' writes
+    if out.suffix.lower() in (".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"):
+        raise UserError(f"{out}: samples are written as PNG (give a folder, or a .png name for the grid)")
+    if grid_only and args.no_grid:
+        raise UserError(f"{out}: a .png output is the grid; --no-grid writes single images into a folder")
+    if grid_only and out.is_dir():
+        raise UserError(f"{out}: is a folder (a .png output name is the grid file)")
+    if not grid_only and out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder")
-    targets = _targets(out, args.num, not args.no_grid)
+    targets = [out] if grid_only else _targets(out, args.num, not args.no_grid)
     existing = [p for p in targets if p.exists()]
     if existing and not args.force:
         more = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
@@ -144,7 +154,7 @@ def _run_ddpm(args: argparse.Namespace) -> int:
     )
     secs = time.perf_counter() - t0
     files = targets[1:] if not args.no_grid else targets
-    for path, img in zip(files, imgs, strict=True):
+    for path, img in zip(files, imgs if files else [], strict=True):  # none when -o is the grid file
         a = img.numpy()
         write_image(path, a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0), force=args.force)
     if not args.no_grid:
@@ -153,7 +163,7 @@ def _run_ddpm(args: argparse.Namespace) -> int:
         f" eta {args.eta:g}" if args.sampler == "ddim" and args.eta else ""
     )
     rep.info(
-        f"{prior.source}: {args.num} samples ({what}, seed {args.seed}) -> {out}/ "
+        f"{prior.source}: {args.num} samples ({what}, seed {args.seed}) -> {out}{'' if grid_only else '/'} "
         f"in {secs:.1f} s ({secs / args.num:.2f} s per sample)"
     )
     return 0
