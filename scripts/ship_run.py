@@ -84,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         help="card of the weights this run was initialised from (--init), repeat in order for a chain; "
         "their stages are kept under previous_stages",
     )
-    ap.add_argument("--dest", type=Path, default=WEIGHTS, help="folder to write into (default: the package's)")
+    ap.add_argument(
+        "--dest", type=Path, default=WEIGHTS, help="folder to write into (default: the package's)"
+    )
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args(argv)
     dest_dir = args.dest
@@ -152,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         card["measured"] = measured
     dest_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(dest, files[1].read_bytes(), force=True)
-    atomic_write_bytes(dest_dir / f"{args.name}.json", (json.dumps(cfg, indent=2) + "\n").encode(), force=True)
+    atomic_write_bytes(
+        dest_dir / f"{args.name}.json", (json.dumps(cfg, indent=2) + "\n").encode(), force=True
+    )
     atomic_write_bytes(
         dest_dir / f"{args.name}.card.json", (json.dumps(card, indent=2) + "\n").encode(), force=True
     )
