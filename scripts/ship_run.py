@@ -45,6 +45,14 @@ def _validation(rows: list[dict[str, str]]) -> list[dict[str, float]]:
     return out
 
 
+def _read_json(path: Path, option: str) -> dict:
+    """The JSON file given to ``option``; ValueError naming both when it cannot be read."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{option} {path}: {e}") from None
+
+
 def _schedule(engine: dict) -> str:
     kind = engine.get("lr_schedule", "constant")
     text = f"Adam lr {engine['lr']:g}"
@@ -89,7 +97,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--force", action="store_true")
     args = ap.parse_args(argv)
-    dest_dir = args.dest
 
     model_dir = args.run / "model"
     files = [model_dir / n for n in ("config.json", "model.safetensors", "card.json")]
@@ -97,24 +104,18 @@ def main(argv: list[str] | None = None) -> int:
         if not f.is_file():
             print(f"ship_run: error: {f} not found (is {args.run} an innverse train run?)", file=sys.stderr)
             return 2
-    dest = dest_dir / f"{args.name}.safetensors"
+    dest = args.dest / f"{args.name}.safetensors"
     if dest.exists() and not args.force:
         print(f"ship_run: error: {dest} exists; pass --force to replace it", file=sys.stderr)
         return 2
-    measured = None
-    if args.measured is not None:
-        try:
-            measured = json.loads(args.measured.read_text())
-        except (OSError, ValueError) as e:
-            print(f"ship_run: error: --measured {args.measured}: {e}", file=sys.stderr)
-            return 2
+    try:
+        measured = None if args.measured is None else _read_json(args.measured, "--measured")
+        earlier = [_read_json(f, "--previous-card") for f in args.previous_card]
+    except ValueError as e:
+        print(f"ship_run: error: {e}", file=sys.stderr)
+        return 2
     previous = []
-    for f in args.previous_card:
-        try:
-            prev = json.loads(f.read_text())
-        except (OSError, ValueError) as e:
-            print(f"ship_run: error: --previous-card {f}: {e}", file=sys.stderr)
-            return 2
+    for prev in earlier:
         previous += prev.pop("previous_stages", [])
         prev.pop("measured", None)  # the earlier stage's scores belong to its own weights
         previous.append(prev)
@@ -152,13 +153,13 @@ def main(argv: list[str] | None = None) -> int:
         )
     if measured is not None:
         card["measured"] = measured
-    dest_dir.mkdir(parents=True, exist_ok=True)
+    args.dest.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(dest, files[1].read_bytes(), force=True)
     atomic_write_bytes(
-        dest_dir / f"{args.name}.json", (json.dumps(cfg, indent=2) + "\n").encode(), force=True
+        args.dest / f"{args.name}.json", (json.dumps(cfg, indent=2) + "\n").encode(), force=True
     )
     atomic_write_bytes(
-        dest_dir / f"{args.name}.card.json", (json.dumps(card, indent=2) + "\n").encode(), force=True
+        args.dest / f"{args.name}.card.json", (json.dumps(card, indent=2) + "\n").encode(), force=True
     )
     print(f"shipped {args.name}: {steps} steps x {engine['batch_size']} -> {dest}")
     return 0

@@ -22,8 +22,16 @@ import math
 import torch
 from torch import Tensor, nn
 
-from innverse.attacks.base import AttackResult, Goal, check_eps, check_images, predict, project, quantize
-from innverse.attacks.base import succeeded as is_success
+from innverse.attacks.base import (
+    AttackResult,
+    Goal,
+    check_eps,
+    check_images,
+    predict,
+    project,
+    quantize,
+    succeeded,
+)
 from innverse.errors import UserError
 
 __all__ = ["pgd_margin", "margin_loss"]
@@ -72,14 +80,15 @@ def pgd_margin(
             v = project(xs + eps * noise, xs, eps)
         for k in range(steps):
             alpha = (eps / 4 - 1 / 255) * 0.5 * (1 + math.cos(math.pi * k / steps)) + 1 / 255
+            still = Goal(labels[idx], goal.targeted)  # the goal of the images still standing
             v.requires_grad_(True)
             with torch.enable_grad():
-                loss = margin_loss(classifier(v), Goal(labels[idx], goal.targeted)).sum()
+                loss = margin_loss(classifier(v), still).sum()
                 (grad,) = torch.autograd.grad(loss, v)
             v = project(v.detach() + alpha * grad.sign(), xs, eps)
             iterations[idx] += 1
             q = quantize(v)
-            ok = is_success(predict(classifier, q), Goal(labels[idx], goal.targeted)).cpu()
+            ok = succeeded(predict(classifier, q), still).cpu()
             out[idx] = q
             if bool(ok.any()):
                 done[idx[ok]] = True

@@ -707,6 +707,13 @@ class Engine:
         )
         return 0
 
+    def _lower_total(self, total: int) -> None:
+        """End the run at step ``total`` (the schedule and the progress bar follow)."""
+        self.total_steps = total
+        if self._bar is not None:
+            self._bar.total = total
+            self._bar.refresh()
+
     def _stop_at_time_limit(self, t_start: float) -> None:
         """End the run at this step when ``--time-limit`` (less the final save's margin) has passed."""
         limit = float(self.cfg.time_limit)  # type: ignore[arg-type]
@@ -716,10 +723,7 @@ class Engine:
             f"innverse train: --time-limit {limit:g}s reached at step {self.step} of {self.total_steps}: "
             "the run ends here"
         )
-        self.total_steps = self.step
-        if self._bar is not None:
-            self._bar.total = self.step
-            self._bar.refresh()
+        self._lower_total(self.step)
 
     def _fit_time_budget(self, step: int, n: int, seconds: float, t_start: float) -> None:
         """Lower ``total_steps`` so that the run ends within ``--time-limit`` (measured rate over the
@@ -732,10 +736,7 @@ class Engine:
                 f"innverse train: {rate:.1f} steps/s; --time-limit {self.cfg.time_limit:g}s fits "
                 f"{fit} of {self.total_steps} steps: total lowered to {fit}"
             )
-            self.total_steps = fit
-            if self._bar is not None:
-                self._bar.total = fit
-                self._bar.refresh()
+            self._lower_total(fit)
 
     def _write_row(self, lr: float, do_val: bool) -> None:
         row: dict = {"step": self.step, "lr": lr, "seconds": round(self._elapsed(), 3)}
