@@ -24,6 +24,16 @@ of the shared copy's 5,000), with the Glow paper's bits/dim (seeded uniform dequ
   :class:`~innverse.nn.InvertibleCheckpoint`: bytes of the tensors saved for backward (exact, by
   autograd's saved-tensor hooks) and the peak resident memory of a fresh process doing one step.
 
+Preprocessing: every model this benchmark trains or builds (ablation, both sides of the normflows
+comparison, memory test) uses one preprocessing of the dequantised ``x`` in [0, 1], ``--preprocess
+center|logit`` and ``--alpha A``, by default those of the ``--model`` configs (models that disagree
+need the options; the models table lists each model's own).  ``center`` is Glow's ``x - 1/2``
+(log-det 0; for normflows applied before its flow); ``logit`` is RealNVP's
+``y = logit(alpha + (1 - 2 alpha) x)`` with its exact log-det inside the bijection -- ours
+:class:`~innverse.models.glow.Glow`'s ``preprocess="logit"``, normflows' its own
+``normflows.transforms.Logit(alpha)`` as ``MultiscaleFlow``'s ``transform`` (the same formula and
+log-det).  Either way both report bits/dim of the same ``x`` by the same formula.
+
 Writes ``glow.md``, ``glow.json`` and ``glow_samples_T*.png`` into ``--out``.
 """
 
@@ -47,6 +57,7 @@ from innverse.errors import UserError
 
 __all__ = [
     "histogram_bpd",
+    "resolve_preprocess",
     "dataset_bpd",
     "normflows_glow",
     "normflows_bits_per_dim",
@@ -79,9 +90,10 @@ def histogram_bpd(train: np.ndarray, test: np.ndarray, alpha: float = 1.0) -> fl
     return float(-logp.mean())
 
 
-def dataset_bpd(model: nn.Module, images: Tensor, seed: int = 0, batch: int = 250) -> float:
-    """Mean bits/dim of ``model`` on uint8 ``images`` (N, 1, H, W); batch ``k`` is dequantised with seed
-    ``seed + k`` (the same noise for every model)."""
+def dataset_bpd(model: Any, images: Tensor, seed: int = 0, batch: int = 250) -> float:
+    """Mean bits/dim of ``model`` (anything with Glow's ``bits_per_dim(images, seed)``) on uint8
+    ``images`` (N, 1, H, W); batch ``k`` is dequantised with seed ``seed + k`` (the same noise for every
+    model)."""
     total = 0.0
     for k, s in enumerate(range(0, len(images), batch)):
         total += float(model.bits_per_dim(images[s : s + batch], seed=seed + k).sum())
@@ -90,12 +102,26 @@ def dataset_bpd(model: nn.Module, images: Tensor, seed: int = 0, batch: int = 25
 
 # ------------------------------------------------------------------------------ normflows' Glow
 def normflows_glow(
-    levels: int, steps: int, width: int, size: tuple[int, int] = (28, 28), channels: int = 1
+    levels: int,
+    steps: int,
+    width: int,
+    size: tuple[int, int] = (28, 28),
+    channels: int = 1,
+    preprocess: str = "center",
+    alpha: float = 0.05,
 ) -> nn.Module:
     """normflows 1.7's multi-scale Glow (its documented recipe) with ``levels``, ``steps`` blocks per
-    level and ``width`` hidden channels; ``log_prob`` takes images centred on 0 (``x - 1/2``)."""
+    level and ``width`` hidden channels.
+
+    ``preprocess="center"``: no ``transform``; its ``log_prob`` takes images centred on 0 (``x - 1/2``,
+    log-det 0; :func:`normflows_bits_per_dim` centres).  ``preprocess="logit"``: ``transform`` is
+    normflows' ``transforms.Logit(alpha)``, whose inverse (data -> latent) is RealNVP's
+    ``logit(alpha + (1 - 2 alpha) x)`` with log-det ``sum log((1 - 2 alpha) / (p (1 - p)))``, so
+    ``log_prob`` takes ``x`` in [0, 1] itself.
+    """
+    _check_preprocess(preprocess, alpha)
     try:
-        import normflows as nf
+        import normflows as nf  # type: ignore[import-untyped]
     except ImportError:  # pragma: no cover - depends on the environment
         raise UserError(
             "the normflows peer needs normflows 1.7 (pip install normflows; benchmark-only)"
@@ -115,19 +141,60 @@ def normflows_glow(
         else:
             shape = (channels * 2 ** (levels + 1), h // 2**levels, w // 2**levels)
         q0.append(nf.distributions.GlowBase(shape))
-    return nf.MultiscaleFlow(q0, flows, merges, class_cond=False)
+    transform = nf.transforms.Logit(alpha=alpha) if preprocess == "logit" else None
+    return nf.MultiscaleFlow(q0, flows, merges, transform=transform, class_cond=False)
 
 
-def normflows_bits_per_dim(model: nn.Module, x: Tensor) -> Tensor:
-    """Bits/dim of dequantised ``x`` in [0, 1] under a normflows flow (the same formula as ours)."""
+def normflows_bits_per_dim(model: Any, x: Tensor) -> Tensor:
+    """Bits/dim of dequantised ``x`` in [0, 1] under a :func:`normflows_glow` flow (the same formula as
+    ours): ``x`` is centred when the flow has no ``transform``, else its transform maps ``x``."""
     d = x[0].numel()
-    return (-model.log_prob(x - 0.5, None) + d * math.log(256.0)) / (d * LN2)
+    z = x - 0.5 if getattr(model, "transform", None) is None else x
+    return (-model.log_prob(z, None) + d * math.log(256.0)) / (d * LN2)
+
+
+def _check_preprocess(preprocess: str, alpha: float) -> None:
+    if preprocess not in ("center", "logit"):
+        raise UserError(f"--preprocess {preprocess!r}: expected center or logit")
+    if not (math.isfinite(alpha) and 0.0 < alpha < 0.5):
+        raise UserError(f"--alpha {alpha}: must be in (0, 0.5)")
+
+
+def resolve_preprocess(
+    configs: Sequence[dict[str, Any]], preprocess: str | None = None, alpha: float | None = None
+) -> tuple[str, float]:
+    """The preprocessing ``(preprocess, alpha)`` of the models this benchmark trains: the given
+    values, else those of the Glow ``configs`` (configs without the keys are ``center``, alpha 0.05);
+    configs that disagree on a value not given are an error."""
+    found = sorted({(str(c.get("preprocess", "center")), float(c.get("alpha", 0.05))) for c in configs})
+    if preprocess is None:
+        kinds = sorted({p for p, _ in found})
+        if len(kinds) > 1:
+            raise UserError(
+                f"the models use different preprocessings ({', '.join(kinds)}); pass --preprocess "
+                "(and --alpha) for the ablation, normflows and memory parts"
+            )
+        preprocess = kinds[0] if kinds else "center"
+    if alpha is None and preprocess == "center":
+        alpha = 0.05  # unused by center; kept for the record
+    if alpha is None:
+        alphas = sorted({a for p, a in found if p == preprocess}) or [0.05]
+        if len(alphas) > 1:
+            raise UserError(
+                f"the {preprocess} models use different alphas ({', '.join(f'{a:g}' for a in alphas)}); "
+                "pass --alpha"
+            )
+        alpha = alphas[0]
+    _check_preprocess(preprocess, alpha)
+    return preprocess, float(alpha)
 
 
 class _NormflowsBPD:
-    """``bits_per_dim(images, seed)`` for a normflows model, dequantised exactly like ours."""
+    """``bits_per_dim(images, seed)`` for a normflows model, dequantised exactly like ours
+    (:meth:`innverse.models.glow.Glow.bits_per_dim`: float64 ``(x + u) / 256``, ``u`` from
+    ``torch.Generator().manual_seed(seed)``, cast to float32)."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: Any) -> None:
         self.model = model
 
     def bits_per_dim(self, images: Tensor, seed: int = 0) -> Tensor:
@@ -194,15 +261,20 @@ def side_by_side(
     lr: float = 1e-3,
     clip: float = 50.0,
     log: Log = None,
+    preprocess: str = "center",
+    alpha: float = 0.05,
 ) -> dict[str, Any]:
-    """Our Glow and normflows' Glow of the same size, trained in turn on the same batches until each has
-    used ``seconds`` of its own step time (same seed, optimiser, schedule and clipping)."""
+    """Our Glow and normflows' Glow of the same size and preprocessing, trained in turn on the same
+    batches until each has used ``seconds`` of its own step time (same seed, optimiser, schedule and
+    clipping)."""
     from innverse.models.glow import Glow
 
+    size = list(task.train_images.shape[1:])
     torch.manual_seed(seed)
-    ours = Glow(1, levels, steps, width, image_size=list(task.train_images.shape[1:])).train()
+    ours = Glow(1, levels, steps, width, image_size=size, preprocess=preprocess, alpha=alpha).train()
     torch.manual_seed(seed)
-    peer = normflows_glow(levels, steps, width, tuple(task.train_images.shape[1:])).train()
+    peer = normflows_glow(levels, steps, width, (size[0], size[1]), preprocess=preprocess, alpha=alpha)
+    peer.train()
     models = {"innverse": ours, "normflows": peer}
     opts = {k: torch.optim.Adam(m.parameters(), lr=lr) for k, m in models.items()}
     used = {k: 0.0 for k in models}
@@ -246,9 +318,19 @@ def side_by_side(
 
 
 def ablation(
-    task: Any, steps: int, levels: int, k: int, width: int, test: Tensor, seed: int = 0, log: Log = None
+    task: Any,
+    steps: int,
+    levels: int,
+    k: int,
+    width: int,
+    test: Tensor,
+    seed: int = 0,
+    log: Log = None,
+    preprocess: str = "center",
+    alpha: float = 0.05,
 ) -> list[dict[str, Any]]:
-    """The Glow paper's ablation at equal steps: {additive, affine} x {reverse, shuffle, 1x1}."""
+    """The Glow paper's ablation at equal steps: {additive, affine} x {reverse, shuffle, 1x1}, all with
+    the preprocessing ``preprocess`` / ``alpha``."""
     from innverse.models.glow import Glow
 
     rows = []
@@ -264,6 +346,8 @@ def ablation(
                 permutation=perm,
                 image_size=list(task.train_images.shape[1:]),
                 seed=seed,
+                preprocess=preprocess,
+                alpha=alpha,
             )
             info = train_steps(task, m, steps, log=log, name=f"{coupling}/{perm}")
             m.eval()
@@ -281,7 +365,7 @@ def ablation(
 
 
 # ------------------------------------------------------------------------------ memory
-def saved_activation_bytes(model: nn.Module, x: Tensor) -> int:
+def saved_activation_bytes(model: Any, x: Tensor) -> int:
     """Bytes of the distinct tensors autograd saves for backward in ``-log_prob(x).mean()`` (with
     InvertibleCheckpoint only the levels' outputs are saved; the recomputation happens in backward)."""
     seen: dict[tuple[int, int], int] = {}
@@ -322,8 +406,9 @@ def high_water_kb():
 
 
 levels, steps, width, batch, ckpt = map(int, sys.argv[1:6])
+preprocess, alpha = sys.argv[6], float(sys.argv[7])
 torch.manual_seed(0)
-m = Glow(1, levels, steps, width, checkpoint=bool(ckpt)).train()
+m = Glow(1, levels, steps, width, checkpoint=bool(ckpt), preprocess=preprocess, alpha=alpha).train()
 x = torch.rand(batch, 1, 28, 28)
 with torch.no_grad():
     m.log_prob(x[:2])  # ActNorm initialisation outside the measured step
@@ -336,7 +421,15 @@ print(json.dumps({"rss_before_kb": before, "rss_peak_kb": after}))
 """
 
 
-def peak_memory(levels: int, steps: int, width: int, batch: int, checkpoint: bool) -> dict[str, int]:
+def peak_memory(
+    levels: int,
+    steps: int,
+    width: int,
+    batch: int,
+    checkpoint: bool,
+    preprocess: str = "center",
+    alpha: float = 0.05,
+) -> dict[str, int]:
     """Peak resident memory (kB) of a fresh process doing one training step (``VmHWM``)."""
     out = subprocess.run(
         [
@@ -348,6 +441,8 @@ def peak_memory(levels: int, steps: int, width: int, batch: int, checkpoint: boo
             str(width),
             str(batch),
             str(int(checkpoint)),
+            preprocess,
+            repr(float(alpha)),
         ],
         capture_output=True,
         text=True,
@@ -371,8 +466,13 @@ def benchmark_glow(
     memory_batch: int = 64,
     seed: int = 0,
     log: Log = print,
+    preprocess: str | None = None,
+    alpha: float | None = None,
 ) -> dict[str, Any]:
-    """Run the Glow measurements (see the module docstring); returns and writes the results."""
+    """Run the Glow measurements (see the module docstring); returns and writes the results.
+
+    ``preprocess`` / ``alpha`` (of the ablation, normflows and memory parts) default to the models'
+    (:func:`resolve_preprocess`)."""
     from innverse.bench.environment import environment
     from innverse.bench.report import json_text, output_folder, write_text
     from innverse.data.fashion_mnist import load_fashion_mnist
@@ -380,6 +480,16 @@ def benchmark_glow(
     from innverse.models import load_model
     from innverse.models.glow import Glow
 
+    if preprocess is not None or alpha is not None:
+        _check_preprocess(preprocess or "center", 0.05 if alpha is None else alpha)
+    loaded = []
+    for name in models:
+        m = load_model(name)
+        if not isinstance(m, Glow):
+            raise UserError(f"{name}: not a Glow model")
+        loaded.append((name, m))
+    trains = bool(ablation_steps or normflows_seconds or memory_batch)
+    pre, alp = resolve_preprocess([m.config for _, m in loaded], preprocess, alpha) if trains else ("", 0.0)
     d = output_folder(out)
     root = None if data in (None, "fashion-mnist") else data
     train_all = np.asarray(load_fashion_mnist("train", root=root)[0])
@@ -394,13 +504,12 @@ def benchmark_glow(
         "created": time.strftime("%Y-%m-%d %H:%M:%S"),
         "seed": seed,
     }
+    if trains:
+        res["preprocess"] = {"preprocess": pre, "alpha": alp}
     res["histogram_bpd"] = histogram_bpd(train_all[:-5000], test_np)
     if log:
         log(f"independent-pixel histogram: {res['histogram_bpd']:.4f} bits/dim")
-    for name in models:
-        m = load_model(name)
-        if not isinstance(m, Glow):
-            raise UserError(f"{name}: not a Glow model")
+    for name, m in loaded:
         t0 = time.perf_counter()
         bpd = dataset_bpd(m, test, seed=seed)
         row: dict[str, Any] = {
@@ -428,18 +537,18 @@ def benchmark_glow(
             log(f"{name}: {bpd:.4f} bits/dim on {len(test)} test images")
     if ablation_steps:
         lv, k, w = ablation_size
-        task = _task(data, lv, k, w, seed)
+        task = _task(data, lv, k, w, seed, preprocess=pre, alpha=alp)
         res["ablation"] = {
             "levels": lv,
             "steps_per_level": k,
             "width": w,
             "train_steps": ablation_steps,
-            "rows": ablation(task, ablation_steps, lv, k, w, test, seed, log),
+            "rows": ablation(task, ablation_steps, lv, k, w, test, seed, log, pre, alp),
         }
     if normflows_seconds:
         lv, k, w = normflows_size
-        task = _task(data, lv, k, w, seed)
-        sbs = side_by_side(task, normflows_seconds, lv, k, w, seed=seed, log=log)
+        task = _task(data, lv, k, w, seed, preprocess=pre, alpha=alp)
+        sbs = side_by_side(task, normflows_seconds, lv, k, w, seed=seed, log=log, preprocess=pre, alpha=alp)
         rows = []
         for key, m in sbs["models"].items():
             m.eval()
@@ -468,12 +577,12 @@ def benchmark_glow(
         mem = {}
         for ck in (False, True):
             torch.manual_seed(seed)
-            m = Glow(1, lv, k, w, checkpoint=ck).train()
+            m = Glow(1, lv, k, w, checkpoint=ck, preprocess=pre, alpha=alp).train()
             with torch.no_grad():
                 m.log_prob(x[:2])
             mem["checkpoint" if ck else "plain"] = {
                 "saved_bytes": saved_activation_bytes(m, x),
-                **peak_memory(lv, k, w, memory_batch, ck),
+                **peak_memory(lv, k, w, memory_batch, ck, pre, alp),
             }
         res["memory"] = {"levels": lv, "steps_per_level": k, "width": w, "batch": memory_batch, **mem}
     write_text(d / "glow.json", json_text(res))
@@ -489,14 +598,33 @@ def render_glow(res: dict[str, Any]) -> str:
     lines = [
         "# Glow on Fashion-MNIST",
         "",
-        f"Test bits/dim on {n} test images (Glow paper's definition, seeded uniform dequantisation).",
+        f"Test bits/dim on {n} test images (Glow paper's definition, seeded uniform dequantisation), "
+        "of the dequantised image x in [0, 1] whatever the preprocessing (it is part of each bijection).",
         "",
     ]
-    rows = [[r["model"], f"{r['params']:,}", f"{r['test_bpd']:.4f}"] for r in res["models"]]
+    rows = [
+        [r["model"], _preprocess_text(r["config"]), f"{r['params']:,}", f"{r['test_bpd']:.4f}"]
+        for r in res["models"]
+    ]
     rows.append(
-        ["independent-pixel histogram (55,000 training images, add-one)", "-", f"{res['histogram_bpd']:.4f}"]
+        [
+            "independent-pixel histogram (55,000 training images, add-one)",
+            "- (discrete)",
+            "-",
+            f"{res['histogram_bpd']:.4f}",
+        ]
     )
-    lines += [markdown_table(["model", "params", "test bits/dim"], rows), ""]
+    lines += [markdown_table(["model", "preprocessing", "params", "test bits/dim"], rows), ""]
+    if "preprocess" in res:
+        pp = _preprocess_text(res["preprocess"])
+        lines.append(
+            f"Preprocessing of every model trained or built below (ablation, both sides of the normflows "
+            f"comparison, memory test): {pp}."
+        )
+        other = [r["model"] for r in res["models"] if _preprocess_text(r["config"]) != pp]
+        if other:
+            lines.append(f"It is not that of {', '.join(other)}.")
+        lines.append("")
     for r in res["models"]:
         s = ", ".join(f"T={x['temperature']:g}: {x['non_finite']} non-finite" for x in r["samples"])
         lines.append(f"Samples of {r['model']} (256 per temperature, before clipping): {s}.")
@@ -541,12 +669,30 @@ def render_glow(res: dict[str, Any]) -> str:
                 ],
             )
         )
+        pre = res.get("preprocess", {"preprocess": "center"})
+        if pre["preprocess"] == "logit":
+            how = (
+                f"both map x in [0, 1] by logit(alpha + (1 - 2 alpha) x), alpha = {pre['alpha']:g}, with "
+                "its exact log-det (ours inside the Glow bijection, normflows by its own "
+                "transforms.Logit as MultiscaleFlow's transform)"
+            )
+        else:
+            how = "both centre x in [0, 1] as x - 1/2 (log-det 0; for normflows before its flow)"
         lines += [
             "",
-            "Differences: normflows' affine coupling scales by sigmoid(raw + 2) (ours: exp(2 tanh(raw/2)));",
-            "its factored-out latents have a learned per-channel Gaussian (ours: a Gaussian whose mean and",
-            "log-scale are a zero-initialised 3x3 convolution of the kept half) and its top prior is also",
-            "per channel (as ours); same ActNorm, LU 1x1 convolution, 3x3-1x1-3x3 coupling network, squeeze.",
+            f"Same: the preprocessing ({how}), the dequantised batches, seed, Adam, warm-up, gradient "
+            "clipping, ActNorm (initialised on the first training batch), LU 1x1 convolution, the "
+            "3x3-1x1-3x3 ReLU coupling network (last layer zero-initialised), squeeze, the per-channel "
+            "top prior, and the bits/dim formula.",
+            "",
+            "What differs:",
+            "",
+            "* coupling scale: normflows sigmoid(raw + 2), ours exp(2 tanh(raw / 2));",
+            "* factored-out latents: normflows a learned per-channel Gaussian, ours a Gaussian whose mean "
+            "and log-scale are a zero-initialised 3x3 convolution of the kept half (hence the small "
+            "difference in parameters);",
+            "* prior parameters: normflows writes each per-channel mean and log-scale as a exp(3 b) (two "
+            "zero-initialised parameters each, its logscale_factor 3), ours as one parameter.",
         ]
     if "memory" in res:
         m = res["memory"]
@@ -573,6 +719,13 @@ def render_glow(res: dict[str, Any]) -> str:
     env = res["environment"]
     lines += ["", machine_line(env, res["created"], device=False), ""]
     return "\n".join(lines)
+
+
+def _preprocess_text(cfg: dict[str, Any]) -> str:
+    """``center`` or ``logit, alpha=A`` from a Glow config (or the result's ``preprocess`` entry)."""
+    if cfg.get("preprocess", "center") == "logit":
+        return f"logit, alpha={float(cfg.get('alpha', 0.05)):g}"
+    return "center"
 
 
 # --------------------------------------------------------------------------- command-line wiring
@@ -619,6 +772,18 @@ def add_glow_arguments(p: Any) -> None:
     p.add_argument(
         "--memory-batch", type=int, default=64, metavar="B", help="batch of the memory test (0: skip)"
     )
+    p.add_argument(
+        "--preprocess",
+        choices=("center", "logit"),
+        help="preprocessing of the ablation, normflows and memory models: center (x - 1/2) or logit "
+        "(logit(alpha + (1 - 2 alpha) x)); default: the --model's",
+    )
+    p.add_argument(
+        "--alpha",
+        type=float,
+        metavar="A",
+        help="alpha of --preprocess logit, in (0, 0.5); default: the --model's",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of training, dequantisation and samples")
     add_runtime_arguments(p, device=False)
 
@@ -628,6 +793,8 @@ def run_glow(args: Any) -> int:
     apply_runtime(args, device=False)
     if args.ablation_steps < 0 or args.normflows_seconds < 0 or args.memory_batch < 0:
         raise UserError("--ablation-steps, --normflows-seconds and --memory-batch must be >= 0")
+    if args.alpha is not None and not (math.isfinite(args.alpha) and 0.0 < args.alpha < 0.5):
+        raise UserError(f"--alpha {args.alpha}: must be in (0, 0.5)")
     res = benchmark_glow(
         args.out,
         models=args.model or ("glow-fmnist",),
@@ -639,6 +806,8 @@ def run_glow(args: Any) -> int:
         normflows_size=tuple(args.size),
         memory_batch=args.memory_batch,
         seed=args.seed,
+        preprocess=args.preprocess,
+        alpha=args.alpha,
     )
     print(render_glow(res))
     return 0

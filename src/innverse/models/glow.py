@@ -3,7 +3,11 @@
 
 Architecture (data -> latent), for ``levels`` = L and ``steps`` = K:
 
-* the dequantised image ``x`` in [0, 1] is centred, ``x - 1/2`` (log-det 0);
+* the dequantised image ``x`` in [0, 1] is centred, ``x - 1/2`` (log-det 0, ``preprocess="center"``,
+  Glow's choice), or mapped by RealNVP's logit ``y = logit(alpha + (1 - 2 alpha) x)``
+  (``preprocess="logit"``; log-det ``sum log((1 - 2 alpha) / (p (1 - p)))`` with
+  ``p = alpha + (1 - 2 alpha) x``), which widens the saturated black and white bins of images such as
+  Fashion-MNIST; both are part of the bijection, so ``log p(x)`` and bits/dim stay those of ``x``;
 * each level: squeeze (space-to-depth, :class:`~innverse.nn.PolyphaseSplit`: C x H x W ->
   4C x H/2 x W/2), then K flow steps ``ActNorm -> invertible 1x1 convolution (LU) -> affine
   coupling``; then, on every level but the last, a *split*: the second half of the channels ``z`` is
@@ -103,8 +107,14 @@ class Glow(nn.Module):
         image_size: int | list[int] | tuple[int, int] = 28,
         checkpoint: bool = False,
         seed: int = 0,
+        preprocess: str = "center",
+        alpha: float = 0.05,
     ) -> None:
         super().__init__()
+        if preprocess not in ("center", "logit"):
+            raise UserError(f"unknown Glow preprocess {preprocess!r} (expected center or logit)")
+        if not 0.0 < alpha < 0.5:
+            raise UserError(f"Glow alpha must be in (0, 0.5); got {alpha}")
         if in_channels < 1 or levels < 1 or steps < 1 or width < 1:
             raise UserError(
                 "Glow needs in_channels, levels, steps and width >= 1; "
@@ -124,6 +134,8 @@ class Glow(nn.Module):
             "clamp": float(clamp),
             "image_size": list(size),
             "seed": int(seed),
+            "preprocess": preprocess,
+            "alpha": float(alpha),
         }
         #: train through InvertibleCheckpoint (a training option: not part of the config or the weights)
         self.checkpoint = bool(checkpoint)
@@ -170,8 +182,26 @@ class Glow(nn.Module):
         ``log_det = log|det d eps / dx|`` of shape ``(B,)``."""
         self._check(x, "Glow input")
         with torch.set_grad_enabled(records_graph(self, x)):
-            eps, log_det = self._encode(0, x - 0.5)
-        return eps, log_det
+            h, ld0 = self._preprocess(x)
+            eps, log_det = self._encode(0, h)
+        return eps, log_det + ld0
+
+    def _preprocess(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``x`` in [0, 1] -> the first level's input and its log-det (see the module docstring)."""
+        if self.config["preprocess"] == "center":
+            return x - 0.5, x.new_zeros(x.shape[0])
+        a = self.config["alpha"]
+        p = a + (1.0 - 2.0 * a) * x
+        lp, l1p = torch.log(p), torch.log1p(-p)
+        ld = (math.log(1.0 - 2.0 * a) - lp - l1p).flatten(1).sum(1)
+        return lp - l1p, ld
+
+    def _postprocess(self, h: Tensor) -> Tensor:
+        """The inverse of :meth:`_preprocess`."""
+        if self.config["preprocess"] == "center":
+            return h + 0.5
+        a = self.config["alpha"]
+        return (torch.sigmoid(h) - a) / (1.0 - 2.0 * a)
 
     def _encode(self, level: int, h: Tensor) -> tuple[Tensor, Tensor]:
         block = self.blocks[level]
@@ -194,7 +224,7 @@ class Glow(nn.Module):
         """Latents ``eps`` (B, C, H, W) -> data ``x`` (the exact inverse of :meth:`forward`; not clipped)."""
         self._check(eps, "Glow.inverse input")
         with torch.set_grad_enabled(records_graph(self, eps)):
-            return self._decode(0, eps) + 0.5
+            return self._postprocess(self._decode(0, eps))
 
     def _decode(self, level: int, e: Tensor) -> Tensor:
         s, _ = self._squeeze(e)

@@ -46,6 +46,10 @@ class GlowTrainConfig:
     permutation: str = _opt("1x1", "1x1 (LU convolution), shuffle or reverse",
                             choices=["1x1", "shuffle", "reverse"])  # fmt: skip
     clamp: float = _opt(2.0, "soft clamp of the affine log-scales")
+    preprocess: str = _opt("center", "center (x - 1/2, Glow's) or logit (RealNVP's "
+                           "logit(alpha + (1 - 2 alpha) x))",
+                           choices=["center", "logit"])  # fmt: skip
+    alpha: float = _opt(0.05, "alpha of --preprocess logit, in (0, 0.5)")
     checkpoint: bool = _opt(False, "memory-saving backward (InvertibleCheckpoint) for each level",
                             recipe=False)  # fmt: skip
     val_count: int = _opt(5000, "training images held out for validation (the last ones)")
@@ -104,6 +108,8 @@ class GlowTask(TrainTask):
             raise UserError("--val-count and --val-images must be >= 0")
         if not c.clamp > 0:
             raise UserError("--clamp must be positive")
+        if not 0.0 < c.alpha < 0.5:
+            raise UserError("--alpha must be in (0, 0.5)")
 
     def prepare(self, rank: int, world_size: int) -> None:
         images = load_gray_images(self.cfg.data)
@@ -126,7 +132,7 @@ class GlowTask(TrainTask):
         model = Glow(
             in_channels=1, levels=c.levels, steps=c.steps_per_level, width=c.width, coupling=c.coupling,
             permutation=c.permutation, clamp=c.clamp, image_size=list(self.train_images.shape[1:]),
-            checkpoint=c.checkpoint, seed=self.seed,
+            checkpoint=c.checkpoint, seed=self.seed, preprocess=c.preprocess, alpha=c.alpha,
         )  # fmt: skip
         # ActNorm's data-dependent initialisation, here on one batch every rank draws alike (so DDP
         # ranks start from identical weights; a checkpoint or --init overwrites it)
