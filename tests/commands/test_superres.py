@@ -52,7 +52,9 @@ def test_folder_with_the_inn_alone(tmp_path, capsys):
     src = tmp_path / "in"
     put(src / "a.png", _low(seed=1))
     put(src / "sub" / "b.png", _low(4, 6, seed=2), bits=16)
-    code, out, err = cli(capsys, "superres", src, "-o", tmp_path / "out", "--method", "inn", "-q")
+    code, out, err = cli(
+        capsys, "superres", src, "-o", tmp_path / "out", "--method", "inn", "--inn", "haar", "-q"
+    )
     assert code == 0, err
     assert files(tmp_path / "out") == ["a.png", "a_compare.png", "sub/b.png", "sub/b_compare.png"]
     b, info = read_image(tmp_path / "out" / "sub" / "b.png")

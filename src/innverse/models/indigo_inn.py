@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from innverse.nn import HaarSplit, LiftingStep
+from innverse.nn.base import records_graph
 
 __all__ = ["INDigoINN", "ResidualNet"]
 
@@ -144,6 +145,10 @@ class INDigoINN(nn.Module):
         """Data -> all coefficients packed at the coarse resolution ``(B, C s^2, H/s, W/s)``: ``[c | d_L |
         ... | d_1]`` with each finer detail pixel-unshuffled to the coarse grid; and ``log|det dy/dx|``
         ``(B,)``, the constant of the 1/2 coarse scalings (lifting steps and Haar splits add 0)."""
+        with torch.set_grad_enabled(records_graph(self, x)):
+            return self._pack(x)
+
+    def _pack(self, x: Tensor) -> tuple[Tensor, Tensor]:
         c, details = self.analysis(x)
         top = self.levels - 1
         parts = [c] + [F.pixel_unshuffle(d, 2 ** (top - k)) for k, d in reversed(list(enumerate(details)))]
@@ -152,6 +157,10 @@ class INDigoINN(nn.Module):
 
     def inverse(self, y: Tensor) -> Tensor:
         """The inverse of :meth:`forward`."""
+        with torch.set_grad_enabled(records_graph(self, y)):
+            return self._unpack(y)
+
+    def _unpack(self, y: Tensor) -> Tensor:
         ch = self.channels
         c, rest = y[:, :ch], y[:, ch:]
         details: list[Tensor] = [torch.empty(0)] * self.levels

@@ -310,6 +310,25 @@ register_kind(
 )
 
 
+def _indigo_inn() -> type[nn.Module]:
+    from innverse.models.indigo_inn import INDigoINN
+
+    return INDigoINN
+
+
+register_kind(
+    ModelKind(
+        "indigo-inn",
+        "flow",
+        "INDigo's INN (You, Floros & Dragotti, MMSP 2023): Haar + lifting steps per 2x level whose coarse "
+        "part mimics a degradation; x <-> [c | details]",
+        _indigo_inn,
+        {"channels": 1, "scale": 4, "steps": 1, "hidden": 4, "blocks": 1},
+        example_input=example_input((2, 1, 8, 12)),
+    )
+)
+
+
 def _durrnet() -> type[nn.Module]:
     from innverse.models.durrnet import DURRNet
 
