@@ -154,3 +154,34 @@ def test_on_fashion_mnist_with_the_gaussian_prior(tmp_path):
     assert bs.run_superres_from_args(a, log=lambda s: None) == 0
     data = json.loads((tmp_path / "superres.json").read_text())
     assert len(data["test_indices"]) == 3 and data["prior"]["source"] == "gaussian"
+
+
+def test_runs_per_noise_level_merge_into_one_report(tmp_path, monkeypatch, prior, capsys):
+    from innverse.cli import main
+
+    monkeypatch.setattr(bs, "load_fmnist", _fake_fmnist)
+    for s in (0.0, 0.1):
+        bs.run_superres_benchmark(
+            prior, "gaussian", "haar", tmp_path / f"s{s:g}", methods=("ddrm", "bicubic"), sigmas=(s,),
+            images=2, steps=2, figure_images=1,
+        )  # fmt: skip
+    files = [str(tmp_path / f"s{s:g}" / "superres.json") for s in (0.1, 0.0)]
+    assert main(["benchmark", "superres", "--merge", *files, "--out", str(tmp_path / "all")]) == 0
+    data = json.loads((tmp_path / "all" / "superres.json").read_text())
+    assert data["sigmas"] == [0.0, 0.1] and len(data["merged_from"]) == 2
+    cells = [(r["sigma"], r["method"]) for r in data["results"]]
+    assert cells == [(s, m) for s in (0.0, 0.1) for m in ("ddrm", "bicubic", "ground truth")]
+    md = (tmp_path / "all" / "superres.md").read_text()
+    assert "sigma_y = 0.1" in md and "Merged from 2 runs" in md
+    assert (tmp_path / "all" / "superres_average_s0.1.png").is_file()
+    # a run measured twice, or unlike runs, do not merge
+    capsys.readouterr()
+    assert main(["benchmark", "superres", "--merge", files[0], files[0], "--out", str(tmp_path / "x")]) == 2
+    assert "measured in two" in capsys.readouterr().err
+    other = json.loads(open(files[1]).read())
+    other["steps"] = 3
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    assert main(["benchmark", "superres", "--merge", files[0], str(tmp_path / "other.json"), "--out",
+                 str(tmp_path / "y")]) == 2  # fmt: skip
+    assert "'steps'" in capsys.readouterr().err
+    assert not (tmp_path / "y").exists()

@@ -55,6 +55,7 @@ __all__ = [
     "load_fmnist",
     "observe",
     "render_superres_markdown",
+    "merge_superres",
     "ZETA_GRID",
 ]
 
@@ -477,6 +478,15 @@ def render_superres_markdown(data: dict) -> str:
     ]
     for m, d in data["settings"].items():
         notes.append(f"- {m}: " + ", ".join(f"{k} {v}" for k, v in d.items() if k != "method"))
+    if data.get("merged_from"):
+        notes.append(
+            f"- Merged from {len(data['merged_from'])} runs ("
+            + "; ".join(
+                f"sigma_y {', '.join(f'{s:g}' for s in m['sigmas'])}: {m['created']}"
+                for m in data["merged_from"]
+            )
+            + "); seconds per image compare methods within one sigma_y only."
+        )
     env = data["environment"]
     notes.append(
         f"- Measured with torch {env['torch']}, {env['threads']} thread(s), device {env['device']}, "
@@ -671,6 +681,59 @@ def run_superres_benchmark(
     return data
 
 
+#: what runs merged by :func:`merge_superres` must share
+_MERGE_KEYS = ("protocol", "prior", "inn", "images", "test_indices", "seed", "steps", "sampler")
+
+
+def merge_superres(parts: Sequence[dict]) -> dict:
+    """One report from several :func:`run_superres_benchmark` results of the same protocol, prior, INN,
+    images, seed and steps (e.g. one run per ``sigma_y``, run one after another or side by side).
+
+    Results of a (degradation, sigma_y) measured twice are an error; seconds per image stay comparable
+    within each run only (the report says so)."""
+    if len(parts) < 2:
+        raise UserError("--merge needs at least two superres.json files")
+    first = parts[0]
+    for i, d in enumerate(parts[1:], start=2):
+        if d.get("benchmark") != "superres":
+            raise UserError(f"--merge: file {i} is not a superres benchmark result")
+        for k in _MERGE_KEYS:
+            if d.get(k) != first.get(k):
+                raise UserError(f"--merge: file {i} differs from file 1 in {k!r}; only like runs merge")
+    seen: set = set()
+    for d in parts:
+        cells = {(r["degradation"], r["sigma"]) for r in d["results"] if not r.get("reference")}
+        if cells & seen:
+            raise UserError(f"--merge: {sorted(cells & seen)[0]} is measured in two of the files")
+        seen |= cells
+    out = {k: first[k] for k in first if k not in ("results", "sigmas", "degradations", "tuning", "figures")}
+    out["sigmas"] = sorted({s for d in parts for s in d["sigmas"]})
+    out["degradations"] = list(dict.fromkeys(g for d in parts for g in d["degradations"]))
+    res: list[dict] = []
+    for d in parts:
+        res += d["results"]
+    order = {m: i for i, m in enumerate(dict.fromkeys(r["method"] for r in res))}
+    out["results"] = sorted(res, key=lambda r: (r["degradation"], r["sigma"], order[r["method"]]))
+    tunings = [d["tuning"] for d in parts if d.get("tuning")]
+    out["tuning"] = (
+        {
+            "images": tunings[0]["images"],
+            "grid": [g for t in tunings for g in t["grid"]],
+            "chosen": [c for t in tunings for c in t["chosen"]],
+        }
+        if tunings
+        else None
+    )
+    out["figures"] = [f for d in parts for f in d.get("figures", [])]
+    out["fid"] = dict(first["fid"])
+    out["fid"]["available"] = all(d["fid"]["available"] for d in parts)
+    out["merged_from"] = [
+        {"created": d["created"], "sigmas": d["sigmas"], "degradations": d["degradations"]} for d in parts
+    ]
+    out["created"] = max(d["created"] for d in parts)
+    return out
+
+
 # ------------------------------------------------------------------------------------------ command line
 def _floats(text: str, option: str) -> list[float]:
     from innverse.apps.superres import check_noise
@@ -707,7 +770,7 @@ def _zetas(text: str | None) -> dict:
 
 def add_superres_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of ``innverse benchmark superres`` (:func:`run_superres_from_args` runs them)."""
-    from innverse.apps.superres import DEFAULT_PRIOR, DEFAULT_SAMPLER, DEFAULT_STEPS, METHODS
+    from innverse.apps.superres import DEFAULT_PRIOR, DEFAULT_SAMPLER, DEFAULT_STEPS, METHODS, SHIPPED_INNS
 
     p.add_argument("--out", required=True, metavar="DIR", help="folder for superres.md/.json and the figures")
     p.add_argument(
@@ -719,9 +782,10 @@ def add_superres_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParse
     )
     p.add_argument(
         "--inn",
-        default="haar",
+        default=SHIPPED_INNS["average"],
         metavar="NAME_OR_FOLDER",
-        help="INDigo INN for 4x averaging (default haar: the untrained INN, exact for averaging)",
+        help=f"INDigo INN for 4x averaging (default {SHIPPED_INNS['average']}; haar: the untrained INN, "
+        "exact for averaging)",
     )
     p.add_argument(
         "--nonlinear-inn",
@@ -776,8 +840,49 @@ def add_superres_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParse
         "--figure-images", type=int, default=6, metavar="N", help="rows of the figure grids (default 6)"
     )
     p.add_argument("--data", metavar="DIR", help="Fashion-MNIST folder (default: <data root>/fashion-mnist)")
+    p.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="JSON",
+        help="measure nothing: merge these superres.json files of like runs (e.g. one per sigma_y) into "
+        "one report in --out",
+    )
     add_runtime_arguments(p)
     return p
+
+
+def _merge_files(files: Sequence[str], out: str) -> int:
+    import json
+    import shutil
+
+    from innverse.bench.report import json_text, output_folder, write_text
+
+    parts = []
+    for f in files:
+        try:
+            parts.append(json.loads(Path(f).read_text()))
+        except OSError as e:
+            raise UserError(f"--merge: cannot read {f} ({e.strerror or e})") from None
+        except ValueError:
+            raise UserError(f"--merge: {f} is not JSON") from None
+        if not isinstance(parts[-1], dict) or parts[-1].get("benchmark") != "superres":
+            raise UserError(f"--merge: {f} is not a superres benchmark result")
+    data = merge_superres(parts)
+    folder = output_folder(out)
+    text = render_superres_markdown(data)
+    figures = []
+    for f in data["figures"]:  # copied beside the merged report, when the files are there
+        src = Path(f)
+        if src.is_file():
+            dest = folder / src.name
+            if src.resolve() != dest.resolve():
+                shutil.copyfile(src, dest)
+            figures.append(dest)
+    data["figures"] = [str(f) for f in figures]
+    write_text(folder / "superres.md", text + "".join(f"\n![{f.name}]({f.name})\n" for f in figures))
+    write_text(folder / "superres.json", json_text(data))
+    print(text.split("\nNotes:")[0])
+    return 0
 
 
 def run_superres_from_args(args: argparse.Namespace, log: Callable[[str], Any] | None = None) -> int:
@@ -787,6 +892,8 @@ def run_superres_from_args(args: argparse.Namespace, log: Callable[[str], Any] |
     from innverse.bench.report import log_stderr
 
     log = log or log_stderr
+    if args.merge:
+        return _merge_files(args.merge, args.out)
     methods = parse_names(args.methods, METHODS, "--methods")
     sigmas = _floats(args.noise, "--noise")
     for opt, v, lo in (
