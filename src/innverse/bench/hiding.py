@@ -15,10 +15,17 @@ Protocol (``innverse benchmark hiding``):
   N = 1; for N = 4, ``lsb-2x4`` (2 bits of each secret: all 24 bits of the cover replaced, the
   equal-capacity analogue) and ``lsb-1x4`` (1 bit of each secret in the 4 low bits of the cover: the
   cover distortion of ``lsb-4``).
-* **Steganalysis** -- for each method a fresh :class:`~innverse.models.steganalysis.Steganalyser` is
-  trained to tell stego from cover on ``--steg-images`` covers cut from the *training* pool
-  (``--steg-crop`` crops, each beside its own stego image, 8-bit), then tested on the 72 test covers
-  and their 72 PNG stego images: accuracy 50 % = undetectable, 100 % = always caught.
+* **Steganalysis** -- for each method, ``--steg-images`` covers are cut from the *training* pool
+  (``--steg-crop`` crops, seeded, each beside its own stego image, 8-bit); a fresh
+  :class:`~innverse.models.steganalysis.Steganalyser` is trained (``--steg-steps`` steps) to tell stego
+  from cover on all of them and tested on the 72 test covers and their 72 PNG stego images: accuracy
+  50 % = undetectable, 100 % = always caught.  The table gives the mean over ``--steg-seeds`` K
+  steganalysers (seeds ``seed .. seed+K-1``: initialisation, batch order and flips; the same pairs).
+* **Learning curve** -- as HiNet's paper reports detection against the number of steganalyser training
+  samples: for each count n of ``--steg-curve`` (default 16, 32, 64, 128 and ``--steg-images``, which
+  is always included), K fresh steganalysers fit on the *first* n of those pairs (all n, no hold-out;
+  the same steps, so smaller n means more passes over fewer pairs), each tested as above; the second
+  table gives mean +- sample standard deviation over the K seeds, one column per n.
 * **Anchor** -- HiNet's published figures with one secret (DIV2K, unquantised, GPU-trained, 16
   blocks): secret 46.86 dB, stego 38.82 dB; the report gives the distance of ours from them.
 
@@ -51,8 +58,11 @@ __all__ = [
     "lsb_method",
     "png_round_trip",
     "score_method",
+    "STEG_CURVE",
+    "steg_counts",
     "train_steganalyser",
     "steganalysis_accuracy",
+    "steganalysis_curve",
     "ssim_separable",
     "benchmark_hiding",
     "render_hiding",
@@ -67,6 +77,10 @@ ANCHOR = {
     "secret_psnr": 46.86,
     "source": "HiNet (Jing et al., ICCV 2021), Table 1, DIV2K test, 1 secret, no quantisation, GPU",
 }
+
+#: default training-cover counts of the steganalysis learning curve (those below ``--steg-images``,
+#: which is always added)
+STEG_CURVE = (16, 32, 64, 128)
 
 Log = Callable[[str], Any] | None
 
@@ -228,16 +242,26 @@ def _hide_all(m: HidingMethod, covers: Tensor, secrets: Tensor, batch: int = 16)
 
 
 def train_steganalyser(
-    covers: Tensor, stegos: Tensor, steps: int = 400, batch: int = 32, seed: int = 0, lr: float = 1e-3
+    covers: Tensor,
+    stegos: Tensor,
+    steps: int = 400,
+    batch: int = 32,
+    seed: int = 0,
+    lr: float = 1e-3,
+    holdout: float = 0.2,
 ) -> tuple[torch.nn.Module, float]:
     """A :class:`~innverse.models.steganalysis.Steganalyser` trained (Adam, ``steps`` steps, half covers
-    and half their stego images per batch) to output > 0 on stego images; returns it (eval mode) and
-    its accuracy on the last 20 % of the given pairs, held out from training."""
+    and half their stego images per batch, drawn with replacement; ``seed`` sets the initialisation,
+    batches and flips) to output > 0 on stego images; returns it (eval mode) and its accuracy on the
+    last ``holdout`` fraction of the given pairs, held out from training (``holdout=0``: it fits on all
+    pairs and the accuracy returned is nan)."""
     from innverse.models.steganalysis import Steganalyser
 
+    if not 0.0 <= holdout < 1.0:
+        raise ValueError(f"holdout must be in [0, 1), got {holdout}")
     torch.manual_seed(seed)
     n = covers.shape[0]
-    n_fit = max(1, int(0.8 * n))
+    n_fit = max(1, int((1.0 - holdout) * n)) if holdout > 0 else n
     net = Steganalyser()
     opt = torch.optim.Adam(net.parameters(), lr)
     g = torch.Generator().manual_seed(seed)
@@ -266,6 +290,87 @@ def steganalysis_accuracy(net: torch.nn.Module, covers: Tensor, stegos: Tensor) 
     """Fraction of covers called cover plus stego images called stego (over both)."""
     a = (net(covers) <= 0).float().sum() + (net(stegos) > 0).float().sum()
     return float(a / (covers.shape[0] + stegos.shape[0]))
+
+
+def steg_counts(
+    curve: str | Sequence[int] | None, steg_images: int, option: str = "--steg-curve"
+) -> list[int]:
+    """The training-cover counts of the learning curve, ascending: ``curve`` (``'16,32,64'`` or ints,
+    each in 1..``steg_images``, none twice) with ``steg_images`` added when missing; ``None`` gives the
+    :data:`STEG_CURVE` counts below ``steg_images``, then ``steg_images``."""
+    if curve is None:
+        return [c for c in STEG_CURVE if c < steg_images] + [steg_images]
+    if isinstance(curve, str):
+        items: list = [t.strip() for t in curve.split(",")]
+        if not curve.strip() or any(not t for t in items):
+            raise UserError(
+                f"{option}: expected a comma-separated list of counts like 16,32,64, got {curve!r}"
+            )
+    else:
+        items = list(curve)
+    out: list[int] = []
+    for t in items:
+        try:
+            v = int(t)
+        except (TypeError, ValueError):
+            raise UserError(f"{option}: {t!r} is not a whole number (expected e.g. 16,32,64)") from None
+        if isinstance(t, float) and t != v:
+            raise UserError(f"{option}: {t!r} is not a whole number (expected e.g. 16,32,64)")
+        if not 1 <= v <= steg_images:
+            raise UserError(
+                f"{option}: {v} training covers is outside 1..{steg_images} (the --steg-images pairs built)"
+            )
+        if v in out:
+            raise UserError(f"{option}: {v} is listed twice")
+        out.append(v)
+    if not out:
+        raise UserError(f"{option}: no count given")
+    return sorted(set(out) | {steg_images})
+
+
+def steganalysis_curve(
+    train_covers: Tensor,
+    train_stegos: Tensor,
+    test_covers: Tensor,
+    test_stegos: Tensor,
+    counts: Sequence[int],
+    seeds: Sequence[int],
+    steps: int,
+    log: Log = None,
+    name: str = "",
+) -> list[dict]:
+    """Detection accuracy against the number of training pairs: for each ``n`` of ``counts`` and each
+    seed, a fresh steganalyser (:func:`train_steganalyser`, ``steps`` steps) fit on all of the first
+    ``n`` training pairs and scored by :func:`steganalysis_accuracy` on the test pairs.  Returns
+    ``[{"n", "accuracies" (one per seed), "mean", "std" (sample, ddof 1; None for one seed)}]``."""
+    if not seeds:
+        raise ValueError("at least one seed is needed")
+    out = []
+    for n in counts:
+        if not 1 <= n <= train_covers.shape[0]:
+            raise ValueError(f"{n} training pairs asked for, {train_covers.shape[0]} given")
+        accs = []
+        for s in seeds:
+            det, _ = train_steganalyser(train_covers[:n], train_stegos[:n], steps=steps, seed=s, holdout=0.0)
+            accs.append(steganalysis_accuracy(det, test_covers, test_stegos))
+        a = np.asarray(accs, dtype=np.float64)
+        entry = {
+            "n": int(n),
+            "accuracies": accs,
+            "mean": float(a.mean()),
+            "std": float(a.std(ddof=1)) if a.size > 1 else None,
+        }
+        out.append(entry)
+        if log:
+            log(f"{name}: steganalysis with {n} training covers: {_pm(entry)} ({len(accs)} seeds)")
+    return out
+
+
+def _pm(entry: dict) -> str:
+    """``'mean +- std %'`` of a learning-curve entry (the mean alone for one seed)."""
+    if entry["std"] is None:
+        return f"{100 * entry['mean']:.1f} %"
+    return f"{100 * entry['mean']:.1f} ± {100 * entry['std']:.1f} %"
 
 
 def _panel(a: Tensor) -> np.ndarray:
@@ -301,12 +406,16 @@ def benchmark_hiding(
     steg_images: int = 384,
     steg_crop: int = 64,
     steg_steps: int = 250,
+    steg_curve: str | Sequence[int] | None = None,
+    steg_seeds: int = 3,
     limit: int | None = None,
     device: str = "cpu",
     tile: int = TILE,
     log: Log = print,
 ) -> dict:
-    """Run the benchmark of the module docstring; writes ``hiding.md/.json/.png`` into ``out``."""
+    """Run the benchmark of the module docstring; writes ``hiding.md/.json/.png`` into ``out``.
+    ``steg_curve``: the learning curve's training-cover counts (see :func:`steg_counts`);
+    ``steg_seeds``: steganalysers per count (seeds ``seed .. seed + steg_seeds - 1``)."""
     from innverse.apps.hiding import load_hider
     from innverse.bench.environment import environment
     from innverse.bench.report import json_text, output_folder, write_text
@@ -314,9 +423,13 @@ def benchmark_hiding(
     from innverse.train.tasks.durrnet import load_pool
     from innverse.train.tasks.hinet import held_out_pairs, held_out_tiles
 
-    folder = output_folder(out)
     if steg_images < 10 or steg_steps < 1 or steg_crop < 16 or steg_crop % 2:
         raise UserError("--steg-images must be >= 10, --steg-steps >= 1, --steg-crop even and >= 16")
+    if steg_seeds < 1:
+        raise UserError(f"--steg-seeds must be at least 1, got {steg_seeds}")
+    counts = steg_counts(steg_curve, steg_images)
+    steg_seed_list = list(range(seed, seed + steg_seeds))
+    folder = output_folder(out)
     nets = [load_hider(m, device) for m in models]
     pool, test = load_pool(data)
     tiles = held_out_tiles(test, tile)
@@ -350,6 +463,9 @@ def benchmark_hiding(
                 "crop": steg_crop,
                 "steps": steg_steps,
                 "source": "training pool crops",
+                "curve": counts,
+                "seeds": steg_seed_list,
+                "fit": "all n pairs (no hold-out)",
             },
             "seed": seed,
         },
@@ -365,15 +481,15 @@ def benchmark_hiding(
             tc, ts = _pool_pairs(pool, steg_images, n, steg_crop, seed + 1000 + n)
             t0 = time.perf_counter()
             tstego = _hide_all(m, tc, ts)
-            det, held = train_steganalyser(tc, tstego, steps=steg_steps, seed=seed)
-            row["steg_accuracy"] = steganalysis_accuracy(det, covers, r["stego"])
-            row["steg_heldout_accuracy"] = held
+            curve = steganalysis_curve(
+                tc, tstego, covers, r["stego"], counts, steg_seed_list, steg_steps, log, m.name
+            )
+            full = curve[-1]  # counts end with steg_images
+            row["steg_accuracy"] = full["mean"]
+            row["steg_accuracy_std"] = full["std"]
+            row["steg_accuracies"] = full["accuracies"]
+            row["steg_curve"] = curve
             row["steg_seconds"] = time.perf_counter() - t0
-            if log:
-                log(
-                    f"{m.name}: steganalysis accuracy {100 * row['steg_accuracy']:.1f} % on the test pairs "
-                    f"({100 * held:.1f} % on held-out training-pool pairs)"
-                )
             if m.name.startswith("hinet") or m.about.startswith("HiNet"):
                 if n == 1:
                     row["anchor_delta"] = {
@@ -424,19 +540,46 @@ def render_hiding(res: dict) -> str:
             ]
         )
     p = res["protocol"]
+    st = p["steganalysis"]
+    seeds = st.get("seeds", [p["seed"]])
+    curve_rows = [r for r in res["rows"] if r.get("steg_curve")]
     env = res["environment"]
     lines = [
         "# Image hiding: HiNet vs LSB substitution (8-bit PNG round trip)",
         "",
         f"Test: {p['test']} (cover k hides tiles k+7j); every stego image written as an 8-bit PNG and "
         "read back; PSNR in dB. Steganalysis: a small CNN trained per method on "
-        f"{p['steganalysis']['train_images']} training-pool covers ({p['steganalysis']['crop']}x"
-        f"{p['steganalysis']['crop']}) and their stego images, {p['steganalysis']['steps']} steps; "
-        "accuracy on the test covers + stego images (50 % = undetectable).",
+        f"{st['train_images']} training-pool covers ({st['crop']}x{st['crop']}) and their stego images, "
+        f"{st['steps']} steps; accuracy on the test covers + stego images (50 % = undetectable)"
+        + (f", mean over {len(seeds)} seeds." if len(seeds) > 1 else "."),
         "",
         markdown_table(head, body),
         "",
     ]
+    if curve_rows:
+        counts = [e["n"] for e in curve_rows[0]["steg_curve"]]
+        if len(seeds) > 1:
+            title = f"mean ± std over {len(seeds)} seeds"
+            who = (
+                f"{len(seeds)} fresh steganalysers (seeds {seeds[0]}..{seeds[-1]}: initialisation, batch "
+                "order, flips) are"
+            )
+            spread = "; std is the sample standard deviation over the seeds."
+        else:
+            title, who, spread = f"1 seed: {seeds[0]}", "a fresh steganalyser is", "."
+        lines += [
+            f"## Steganalysis accuracy ({title}) vs training covers",
+            "",
+            f"For each count n, {who} fit on all of the first n of the {st['train_images']} "
+            f"training-pool pairs above (no hold-out), {st['steps']} steps each, and tested on the same "
+            f"test covers + stego images{spread}",
+            "",
+            markdown_table(
+                ["method", "N"] + [f"n={c}" for c in counts],
+                [[r["method"], str(r["secrets"])] + [_pm(e) for e in r["steg_curve"]] for r in curve_rows],
+            ),
+            "",
+        ]
     for r in res["rows"]:
         lines.append(f"- **{r['method']}**: {r['about']}.")
         if "anchor_delta" in r:
@@ -469,7 +612,12 @@ def add_hiding_arguments(p: Any) -> None:
         metavar="DIR",
         help="data root holding photos/ and CBSD68/ (default: the innverse data root)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of z for revealing and of the steganalysis data")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of z for revealing, of the steganalysis data and of the first steganalyser",
+    )
     p.add_argument("--limit", type=int, metavar="N", help="use only the first N test tiles")
     p.add_argument(
         "--steg-images",
@@ -481,6 +629,19 @@ def add_hiding_arguments(p: Any) -> None:
     p.add_argument("--steg-crop", type=int, default=64, metavar="S", help="their crop size (default 64)")
     p.add_argument(
         "--steg-steps", type=int, default=250, metavar="N", help="its training steps (default 250)"
+    )
+    p.add_argument(
+        "--steg-curve",
+        metavar="LIST",
+        help="learning curve: training-cover counts, each <= --steg-images, e.g. 16,32,64,128,384; "
+        "--steg-images is always included (default 16,32,64,128 and --steg-images)",
+    )
+    p.add_argument(
+        "--steg-seeds",
+        type=int,
+        default=3,
+        metavar="K",
+        help="steganalysers trained per count (seeds --seed .. --seed+K-1; default 3)",
     )
     add_runtime_arguments(p)
 
@@ -496,6 +657,8 @@ def run_hiding(args: Any) -> int:
         steg_images=args.steg_images,
         steg_crop=args.steg_crop,
         steg_steps=args.steg_steps,
+        steg_curve=args.steg_curve,
+        steg_seeds=args.steg_seeds,
         limit=args.limit,
         device=str(dev),
     )
