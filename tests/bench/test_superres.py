@@ -185,3 +185,17 @@ def test_runs_per_noise_level_merge_into_one_report(tmp_path, monkeypatch, prior
                  str(tmp_path / "y")]) == 2  # fmt: skip
     assert "'steps'" in capsys.readouterr().err
     assert not (tmp_path / "y").exists()
+
+
+def test_the_nonlinear_table_alone(tmp_path, monkeypatch, prior):
+    monkeypatch.setattr(bs, "load_fmnist", _fake_fmnist)
+    inn = INDigoINN(channels=1, scale=4).eval()
+    data = bs.run_superres_benchmark(
+        prior, "gaussian", "haar", tmp_path, methods=("ddrm", "bicubic", "inn"), sigmas=(0.0,), images=2,
+        steps=2, figure_images=0, nonlinear_inn=inn, skip_average=True,
+    )  # fmt: skip
+    assert data["degradations"] == ["nonlinear"]
+    assert {r["degradation"] for r in data["results"]} == {"nonlinear"}
+    assert "refused" in next(r for r in data["results"] if r["method"] == "ddrm")
+    with pytest.raises(bs.UserError, match="non-linear INN"):
+        bs.run_superres_benchmark(prior, "gaussian", "haar", tmp_path, images=2, skip_average=True)

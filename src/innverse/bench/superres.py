@@ -552,6 +552,7 @@ def run_superres_benchmark(
     figure_images: int = 6,
     data_root: str | None = None,
     log: Callable[[str], Any] = lambda s: None,
+    skip_average: bool = False,
 ) -> dict:
     """Run the benchmark (module docstring) and write ``superres.md``, ``superres.json`` and the
     figure grids ``superres_<degradation>_s<sigma>.png`` into ``out``; returns the JSON data.
@@ -559,8 +560,11 @@ def run_superres_benchmark(
     ``inn``: the INDigo INN of averaging (``"haar"`` is exact); ``nonlinear_inn``: that of the
     non-linear degradation (``None``: no non-linear table, ``nonlinear_note`` says why);
     ``zeta``: ``{(method, sigma): (zeta, schedule)}`` overrides; ``tune``: number of training
-    images for :func:`tune_guidance` (0: the defaults).
+    images for :func:`tune_guidance` (0: the defaults); ``skip_average``: only the non-linear table
+    (which then needs ``nonlinear_inn``).
     """
+    if skip_average and nonlinear_inn is None:
+        raise UserError("--degradations nonlinear needs a non-linear INN (--nonlinear-inn)")
     from innverse.bench.environment import environment
     from innverse.bench.report import json_text, output_folder, write_text
 
@@ -576,7 +580,7 @@ def run_superres_benchmark(
         best: dict = {}
         rows: list[dict] = []
         for deg, dinn in (("average", inn), ("nonlinear", nonlinear_inn)):
-            if deg == "nonlinear" and dinn is None:
+            if (deg == "nonlinear" and dinn is None) or (deg == "average" and skip_average):
                 continue
             b, r = tune_guidance(
                 prior, dinn, xt, sigmas, tuned_methods, deg, steps, sampler, eta, seed, batch, dev, log=log
@@ -605,7 +609,7 @@ def run_superres_benchmark(
         return z
 
     keep = min(figure_images, images)
-    runs = [("average", methods, inn, "4x averaging")]
+    runs = [] if skip_average else [("average", methods, inn, "4x averaging")]
     if nonlinear_inn is not None:
         nl_methods = [m for m in NONLINEAR_METHODS if m in methods]
         runs.append(("nonlinear", nl_methods, nonlinear_inn, "4x averaging + quantisation"))
@@ -725,6 +729,12 @@ def merge_superres(parts: Sequence[dict]) -> dict:
         else None
     )
     out["figures"] = [f for d in parts for f in d.get("figures", [])]
+    with_nl = [d for d in parts if d.get("nonlinear_inn")]
+    if with_nl:
+        out["nonlinear_inn"], out["nonlinear_note"] = (
+            with_nl[0]["nonlinear_inn"],
+            with_nl[0]["nonlinear_note"],
+        )
     out["fid"] = dict(first["fid"])
     out["fid"]["available"] = all(d["fid"]["available"] for d in parts)
     out["merged_from"] = [
@@ -841,6 +851,13 @@ def add_superres_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParse
     )
     p.add_argument("--data", metavar="DIR", help="Fashion-MNIST folder (default: <data root>/fashion-mnist)")
     p.add_argument(
+        "--degradations",
+        type=lambda t: [v.strip() for v in t.split(",") if v.strip()],
+        default=["average", "nonlinear"],
+        metavar="LIST",
+        help="tables to measure: average, nonlinear or both (default average,nonlinear)",
+    )
+    p.add_argument(
         "--merge",
         nargs="+",
         metavar="JSON",
@@ -895,6 +912,10 @@ def run_superres_from_args(args: argparse.Namespace, log: Callable[[str], Any] |
     if args.merge:
         return _merge_files(args.merge, args.out)
     methods = parse_names(args.methods, METHODS, "--methods")
+    if not args.degradations or set(args.degradations) - {"average", "nonlinear"}:
+        raise UserError(f"--degradations: expected average, nonlinear or both, got {args.degradations}")
+    if "nonlinear" not in args.degradations:
+        args.nonlinear_inn = "none"
     sigmas = _floats(args.noise, "--noise")
     for opt, v, lo in (
         ("--images", args.images, 1),
@@ -946,6 +967,7 @@ def run_superres_from_args(args: argparse.Namespace, log: Callable[[str], Any] |
         args.figure_images,
         args.data,
         log,
+        skip_average=args.degradations == ["nonlinear"],
     )
     print(Path(args.out, "superres.md").read_text().split("\nNotes:")[0])
     return 0 if data else 1
