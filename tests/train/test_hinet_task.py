@@ -93,3 +93,111 @@ def test_engine_run_exports_a_hiding_model(data_root: Path, tmp_path: Path):
     x = torch.rand(1, 3, 8, 8)
     stego = hide_tensor(net, x, [x.flip(-1)])
     assert stego.shape == x.shape and len(reveal_tensor(net, stego, 0)) == 1
+
+
+def test_highpass_mse_is_the_steganalysers_residual_energy():
+    from innverse.models.steganalysis import Steganalyser
+    from innverse.train.tasks.hinet import highpass_mse
+
+    g = torch.Generator().manual_seed(0)
+    cover = torch.rand(2, 3, 12, 10, generator=g)
+    assert float(highpass_mse(cover, cover.clone())) == 0.0
+    stego = cover + 0.01 * torch.randn(cover.shape, generator=g)
+    hp = highpass_mse(stego, cover)
+    assert hp.shape == () and float(hp) > 0
+    # the same residual domain the detector sees (its residuals are on the 0-255 scale)
+    det = Steganalyser(channels=3)
+    ref = ((det.residuals(stego) - det.residuals(cover)) / 255).square().mean()
+    assert torch.allclose(hp, ref, rtol=1e-4)
+    # an interior impulse of height a in one channel: KV energy 596/144 a^2, each difference 2 a^2
+    d = torch.zeros(1, 3, 9, 9)
+    d[0, 1, 4, 4] = 0.5
+    want = 0.25 * (596 / 144 + 2 + 2) / (3 * 3 * 9 * 9)
+    assert abs(float(highpass_mse(d, torch.zeros_like(d))) - want) < 1e-7
+    # a constant offset has no high-pass energy
+    assert float(highpass_mse(cover + 0.25, cover)) < 1e-10
+    with pytest.raises(ValueError):
+        highpass_mse(cover, cover[:, :2])
+
+
+def _grads(model: torch.nn.Module, total: torch.Tensor) -> list[torch.Tensor]:
+    model.zero_grad(set_to_none=True)
+    total.backward()
+    return [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in model.parameters()]
+
+
+def test_highpass_term_weights_gradients_and_recipe(data_root: Path):
+    from innverse.nn.testing import randomise_
+    from innverse.train.tasks.hinet import highpass_mse
+
+    t0, t1 = _task(data_root), _task(data_root, w_highpass=0.5)
+    torch.manual_seed(0)
+    model = t0.build_model()
+    randomise_(model, std=0.05)
+    batch = t0.batch(0, 4, (0, 1))
+    h, r, lo, stego8, _ = t0.losses(model, batch["cover"], batch["secrets"], batch["z"])
+    old = 2 * h + 5 * r + lo  # the loss before the term existed
+    g_old = _grads(model, old)
+    # w = 0: the previous loss and gradient exactly; the term is still logged
+    total0, parts0 = t0.loss(model, batch, 0)
+    assert torch.equal(total0.detach(), old.detach())
+    assert all(torch.equal(a, b) for a, b in zip(_grads(model, total0), g_old, strict=True))
+    hp = highpass_mse(stego8.detach(), batch["cover"])
+    assert float(hp) > 0 and torch.allclose(parts0["highpass_mse"], hp)
+    # w > 0: adds w * highpass_mse of the 8-bit stego, and its gradient reaches the model
+    total1, parts1 = t1.loss(model, batch, 0)
+    assert set(parts1) == set(t1.log_fields) and "highpass_mse" in t1.log_fields
+    assert torch.allclose(total1.detach(), old.detach() + 0.5 * hp, rtol=1e-6, atol=0)
+    g1 = _grads(model, total1)
+    assert any(not torch.allclose(a, b) for a, b in zip(g1, g_old, strict=True))
+    _, _, _, stego8b, _ = t1.losses(model, batch["cover"], batch["secrets"], batch["z"])
+    g_hp = _grads(model, highpass_mse(stego8b, batch["cover"]))
+    assert sum(float(g.abs().sum()) for g in g_hp) > 0 and all(torch.isfinite(g).all() for g in g_hp)
+    # an untrained HiNet (zero-initialised sub-network outputs) hides nothing: its 8-bit stego is the
+    # cover and the term vanishes
+    fresh = t0.build_model()
+    _, _, _, s8, _ = t0.losses(fresh, batch["cover"], batch["secrets"], batch["z"])
+    assert torch.equal(s8, batch["cover"]) and float(t1.loss(fresh, batch, 0)[1]["highpass_mse"]) == 0.0
+    # the recipe: off leaves it out (the recipe of runs before the term), on records the weight
+    assert "w_highpass" not in t0.recipe() and t1.recipe()["w_highpass"] == 0.5
+    assert set(t1.recipe()) - set(t0.recipe()) == {"w_highpass"}
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf")])
+def test_w_highpass_is_checked(data_root: Path, bad: float):
+    t = HiNetTask(HiNetTrainConfig(data=str(data_root), w_highpass=bad))
+    with pytest.raises(UserError, match="--w-highpass must be a finite number >= 0"):
+        t.check()
+
+
+def test_cli_rejects_a_negative_w_highpass(data_root: Path, tmp_path: Path, capsys):
+    from innverse.cli import main
+
+    out = tmp_path / "run"
+    code = main(["train", "hinet", "--data", str(data_root), "--w-highpass", "-1", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "--w-highpass must be a finite number >= 0" in lines[0], err
+    assert not out.exists()
+
+
+def test_engine_run_records_and_logs_the_highpass_term(data_root: Path, tmp_path: Path):
+    import csv
+    import json
+
+    from innverse.train.checkpoint import read_config
+    from innverse.train.engine import Engine, EngineConfig
+
+    t = HiNetTask(HiNetTrainConfig(data=str(data_root), blocks=1, hidden=4, crop=16, w_highpass=1.5), seed=0)
+    out = tmp_path / "run"
+    cfg = EngineConfig(
+        out=str(out), batch_size=2, max_steps=2, device="cpu", progress=False, val_every=2, log_every=1
+    )
+    assert Engine(t, cfg).run() == 0
+    with open(out / "log.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and all(float(r["highpass_mse"]) >= 0 for r in rows)
+    card = json.loads((out / "model" / "card.json").read_text())
+    assert card["recipe"]["task_config"]["w_highpass"] == 1.5
+    assert read_config(out)["recipe"]["task_config"]["w_highpass"] == 1.5

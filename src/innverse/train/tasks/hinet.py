@@ -7,30 +7,44 @@ touches.  A training example is ``1 + N`` independent random crops of the pool (
 flips): the cover and its ``N`` secrets, all drawn from a generator seeded by ``(seed, step)``, as is
 the ``z ~ N(0, I)`` the secrets are revealed with.
 
-Loss (HiNet's three terms, means over pixels)::
+Loss (HiNet's three terms and an optional fourth, means over pixels)::
 
     w_hide |stego - cover|^2 + w_reveal sum_i |secret'_i - secret_i|^2 / N + w_low |LL(stego) - LL(cover)|^2
+      + w_highpass sum_K |K * stego8 - K * cover|^2 / 3
 
-where ``secret'`` is revealed from the *8-bit quantised* stego image (``round(255 x) / 255``, clipped,
-straight-through gradient: :func:`innverse.models.hinet.quantize_8bit`) with ``z ~ N(0, I)`` in place
-of the lost information ``r``, and ``LL`` is the Haar low-pass band.  Validation reveals from the
-quantised stego image too (exactly what an 8-bit PNG round trip gives) with a fixed ``z``.
+where ``secret'`` is revealed from the *8-bit quantised* stego image ``stego8`` (``round(255 x) / 255``,
+clipped, straight-through gradient: :func:`innverse.models.hinet.quantize_8bit`) with ``z ~ N(0, I)``
+in place of the lost information ``r``, and ``LL`` is the Haar low-pass band.  Validation reveals from
+the quantised stego image too (exactly what an 8-bit PNG round trip gives) with a fixed ``z``.
+
+The fourth term (``--w-highpass``, off by default) conceals the hidden data from steganalysis: the
+low-frequency term pushes the stego residual ``stego - cover`` into the high frequencies, which is
+exactly where a steganalyser looks (:mod:`innverse.models.steganalysis` starts from fixed high-pass
+residuals).  It penalises the energy of the residual in that detector's own residual domain: ``K``
+runs over the fixed kernels of :func:`innverse.models.steganalysis.residual_kernels` (the SRM "KV"
+5x5 kernel and the horizontal and vertical first differences), applied to each colour channel with
+the detector's replicate padding, on the [0, 1] scale, to the 8-bit stego image the revealing loss
+uses (what a PNG round trip hands a detector).  :func:`highpass_mse` computes it; it is logged as
+``highpass_mse`` whatever its weight.  With ``--w-highpass 0`` the loss and the recipe are those of a
+run without the term.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from innverse.errors import UserError
 from innverse.train.patches import mix_seed
 from innverse.train.task import Batch, TrainTask
 
-__all__ = ["HiNetTask", "HiNetTrainConfig", "held_out_tiles", "held_out_pairs", "TILE"]
+__all__ = ["HiNetTask", "HiNetTrainConfig", "held_out_tiles", "held_out_pairs", "highpass_mse", "TILE"]
 
 #: side of the test tiles (the non-overlapping tiles of each CBSD68[56:] image)
 TILE = 128
@@ -67,6 +81,27 @@ def psnr(a: Tensor, b: Tensor) -> Tensor:
     return 10 * torch.log10(1 / mse.clamp_min(1e-12))
 
 
+def highpass_mse(stego: Tensor, cover: Tensor) -> Tensor:
+    """``mean |K * stego - K * cover|^2`` over the steganalyser's fixed high-pass kernels ``K``
+    (:func:`innverse.models.steganalysis.residual_kernels`: KV and first differences), each applied
+    to every colour channel of ``(B, C, H, W)`` images with replicate padding (as the steganalyser
+    does), on the images' own scale; the mean runs over batch, kernels, channels and pixels.  Computed
+    in float32 (outside any autocast); zero exactly when ``stego == cover``."""
+    from innverse.models.steganalysis import residual_kernels
+
+    if stego.shape != cover.shape or stego.dim() != 4:
+        raise ValueError(
+            f"highpass_mse needs two (B, C, H, W) images of one shape, "
+            f"got {tuple(stego.shape)} and {tuple(cover.shape)}"
+        )
+    c = stego.shape[1]
+    with torch.autocast(device_type=stego.device.type, enabled=False):
+        d = stego.float() - cover.float()  # the kernels are linear: K * stego - K * cover = K * d
+        k = residual_kernels().to(d.device).repeat(c, 1, 1, 1)
+        r = F.conv2d(F.pad(d, (2, 2, 2, 2), mode="replicate"), k, groups=c)
+        return r.square().mean()
+
+
 @dataclass
 class HiNetTrainConfig:
     """HiNet settings."""
@@ -89,6 +124,14 @@ class HiNetTrainConfig:
         default=5.0, metadata={"help": "weight of the revealing loss |secret' - secret|^2"}
     )
     w_low: float = field(default=1.0, metadata={"help": "weight of the low-frequency (LL band) loss"})
+    w_highpass: float = field(
+        default=0.0,
+        metadata={
+            "help": "weight of the high-pass concealing loss |K*stego8 - K*cover|^2 over the steganalyser's "
+            "fixed residual kernels K (SRM KV 5x5, first differences) per colour channel: keeps the hidden "
+            "data out of the high frequencies a steganalyser looks at (0: off)"
+        },
+    )
 
 
 class HiNetTask(TrainTask):
@@ -112,7 +155,7 @@ class HiNetTask(TrainTask):
         "clip": 1.0,
         "max_steps": 4000,
     }
-    log_fields = ("hide_mse", "reveal_mse", "low_mse")
+    log_fields = ("hide_mse", "reveal_mse", "low_mse", "highpass_mse")
     val_fields = ("val_stego_psnr", "val_secret_psnr")
     cfg: HiNetTrainConfig
 
@@ -128,6 +171,14 @@ class HiNetTask(TrainTask):
             raise UserError("--crop must be an even number >= 8")
         if min(c.w_hide, c.w_reveal, c.w_low) < 0 or c.w_reveal == 0:
             raise UserError("loss weights must be >= 0 (and --w-reveal > 0)")
+        if not (math.isfinite(c.w_highpass) and c.w_highpass >= 0):
+            raise UserError(f"--w-highpass must be a finite number >= 0, got {c.w_highpass}")
+
+    def recipe(self) -> dict:
+        r = super().recipe()
+        if not r["w_highpass"]:  # off: the recipe of a run without the term (old checkpoints resume)
+            del r["w_highpass"]
+        return r
 
     def prepare(self, rank: int, world_size: int) -> None:
         from innverse.train.tasks.durrnet import load_pool
@@ -196,10 +247,18 @@ class HiNetTask(TrainTask):
 
     def loss(self, model: nn.Module, batch: Batch, step: int) -> tuple[Tensor, dict[str, Tensor]]:
         c = self.cfg
-        with self.autocast(batch["cover"].device.type):
-            h, r, lo, _, _ = self.losses(model, batch["cover"], batch["secrets"], batch["z"])
+        cover = batch["cover"]
+        with self.autocast(cover.device.type):
+            h, r, lo, stego8, _ = self.losses(model, cover, batch["secrets"], batch["z"])
         total = c.w_hide * h.float() + c.w_reveal * r.float() + c.w_low * lo.float()
-        return total, {"hide_mse": h.detach(), "reveal_mse": r.detach(), "low_mse": lo.detach()}
+        if c.w_highpass > 0:
+            hp = highpass_mse(stego8, cover)
+            total = total + c.w_highpass * hp
+        else:  # logged only: the loss and its gradient are exactly those without the term
+            with torch.no_grad():
+                hp = highpass_mse(stego8, cover)
+        parts = {"hide_mse": h.detach(), "reveal_mse": r.detach(), "low_mse": lo.detach()}
+        return total, {**parts, "highpass_mse": hp.detach()}
 
     def has_validation(self) -> bool:
         return True
