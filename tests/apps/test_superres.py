@@ -88,8 +88,11 @@ def test_nonlinear_degradation(prior, tmp_path):
         SuperResolver("ilvr", degradation="nonlinear", prior="no-such-prior")  # refused before loading
     with pytest.raises(UserError, match="singular value decomposition"):
         SuperResolver("ddrm", degradation="bicubic", prior=prior)
-    with pytest.raises(UserError, match="train indigo-inn --degradation sr4-nonlinear"):
-        SuperResolver("indigo", degradation="nonlinear", prior=prior)
+    # without --inn the shipped non-linear INN is used
+    assert (
+        SuperResolver("indigo", degradation="nonlinear", prior=prior, steps=2).inn.source
+        == "indigo-sr4nl-fmnist"
+    )
     inn = INDigoINN(1, 4, steps=1, hidden=4, blocks=0)
     inn.save(tmp_path / "run" / "model")
     sr = SuperResolver("indigo", degradation="nonlinear", prior=prior, inn=str(tmp_path / "run"), steps=3)

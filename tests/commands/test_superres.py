@@ -145,7 +145,6 @@ def test_existing_outputs_and_resume(tmp_path, capsys):
         (["--scale", "1"], "--scale must be >= 2"),
         (["--prior", "no-such-prior"], "unknown diffusion prior"),
         (["--method", "inn", "--inn", "nope"], "unknown INN"),
-        (["--method", "indigo", "--degradation", "nonlinear"], "train indigo-inn"),
     ],
 )
 def test_refusals_are_one_line_and_write_nothing(tmp_path, capsys, argv, needle):
@@ -187,3 +186,23 @@ def test_help_lists_the_methods(capsys):
     out = capsys.readouterr().out
     for m in ("indigo", "dps", "ddrm", "ilvr", "bicubic", "inn", "--samples", "--noise"):
         assert m in out
+
+
+def test_the_nonlinear_degradation_uses_its_shipped_inn(tmp_path, capsys):
+    code, out, err = cli(
+        capsys, "superres", "--sample", "--method", "inn", "--degradation", "nonlinear", "-o", tmp_path / "o/"
+    )
+    assert code == 0, err
+    assert "indigo-sr4nl-fmnist" in out
+    code, out, err = cli(
+        capsys,
+        "superres",
+        "--sample",
+        "--method",
+        "ddrm",
+        "--degradation",
+        "nonlinear",
+        "-o",
+        tmp_path / "p/",
+    )
+    assert code != 0 and len(err.strip().splitlines()) == 1 and not (tmp_path / "p").exists()
