@@ -66,3 +66,26 @@ def test_bad_zeta():
     prior, op, _, _, _ = problem(1)
     with pytest.raises(UserError, match="zeta"):
         DPS(prior, op, float("nan"))
+
+
+@pytest.mark.parametrize("zeta", [4.0, 5.6, 32.0])
+def test_a_zero_residual_gives_a_finite_unguided_step(zeta: float) -> None:
+    """A quantised y can be matched exactly (|r| = 0, so the gradient is 0): the normalised step must
+    stay finite (dividing by finfo.tiny overflowed to inf for zeta >= 4 in float32, and 0 * inf = NaN)."""
+    from innverse.sampling.base import NORM_FLOOR, normalized_step
+
+    v = torch.zeros(3)
+    z = normalized_step(zeta, v)
+    assert bool(torch.isfinite(z).all()) and float(z[0]) == pytest.approx(zeta / NORM_FLOOR)
+    assert bool(torch.isfinite(z * torch.zeros(3)).all())
+    # and in a real step: y = A(x0) for the first image is not needed; a zero gradient is enough
+    prior, op, x, y, _ = problem(2)
+    s = DPS(prior, op, zeta=zeta, steps=4)
+    s.prepare(y)
+    t = s.sampler.timesteps.tolist()[1]
+    s.loss = lambda x0: 0.0 * x0.flatten(1).sum(1)  # type: ignore[method-assign]
+    s._gens = torch.Generator().manual_seed(1)
+    x_t = torch.randn(2, 1, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    out = s.step(x_t, t)
+    s._gens = torch.Generator().manual_seed(1)
+    assert torch.equal(out, GuidedSampler.step(s, x_t, t))

@@ -281,6 +281,17 @@ class GuidedSampler:
         return f"{type(self).__name__}(steps={self.num_steps}, sampler={self.kind!r})"
 
 
+#: the smallest residual norm a normalised guidance step divides by: below it the residual (and with
+#: it the gradient) is zero to working precision, and dividing by ``finfo.tiny`` would overflow to inf
+#: (``4 / tiny = 2**128`` in float32), turning ``0 * inf`` into NaN
+NORM_FLOOR = 1e-12
+
+
+def normalized_step(zeta: float | Tensor, value: Tensor) -> Tensor:
+    """``zeta / |r|`` per sample from ``value = |r|^2``, with ``|r|`` floored at :data:`NORM_FLOOR`."""
+    return zeta / value.sqrt().clamp_min(NORM_FLOOR)
+
+
 def scale_per_sample(v: Tensor, like: Tensor) -> Tensor:
     """A ``(B,)`` tensor shaped to multiply ``like`` sample by sample."""
     return _bcast(v, like)

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from innverse.errors import UserError
-from innverse.sampling.base import GuidedSampler, scale_per_sample, to_image
+from innverse.sampling.base import GuidedSampler, normalized_step, scale_per_sample, to_image
 
 __all__ = ["DPS"]
 
@@ -54,7 +54,7 @@ class DPS(GuidedSampler):
         x0, eps, grad, value = self.denoise_with_gradient(x_t, t, self.loss)
         with torch.no_grad():
             x_prev = self.unguided(self.clamp(x0), eps, x_t, t)
-            zeta = self.zeta / value.sqrt().clamp_min(torch.finfo(value.dtype).tiny)
+            zeta = normalized_step(self.zeta, value)
             return x_prev - scale_per_sample(zeta, grad) * grad
 
     def describe(self) -> dict:

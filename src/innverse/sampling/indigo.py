@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from innverse.errors import UserError
-from innverse.sampling.base import GuidedSampler, scale_per_sample, to_image, to_model
+from innverse.sampling.base import GuidedSampler, normalized_step, scale_per_sample, to_image, to_model
 
 __all__ = ["INDigo", "ZETA_SCHEDULES"]
 
@@ -80,7 +80,7 @@ class INDigo(GuidedSampler):
             x_prev = self.unguided(self.clamp(x0), eps, x_t, t)
             zeta = torch.full_like(value, self.zeta)
             if self.schedule_kind == "normalized":
-                zeta = zeta / value.sqrt().clamp_min(torch.finfo(value.dtype).tiny)
+                zeta = normalized_step(zeta, value)
             return x_prev - scale_per_sample(zeta, grad) * grad
 
     def describe(self) -> dict:
