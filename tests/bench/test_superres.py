@@ -178,6 +178,23 @@ def test_runs_per_noise_level_merge_into_one_report(tmp_path, monkeypatch, prior
     capsys.readouterr()
     assert main(["benchmark", "superres", "--merge", files[0], files[0], "--out", str(tmp_path / "x")]) == 2
     assert "measured in two" in capsys.readouterr().err
+    # unless --supersede: the later file's rows replace the earlier ones, and the report says so
+    args = [
+        "benchmark",
+        "superres",
+        "--merge",
+        files[1],
+        files[1],
+        "--supersede",
+        "--out",
+        str(tmp_path / "z"),
+    ]
+    assert main(args) == 0
+    again = json.loads((tmp_path / "z" / "superres.json").read_text())
+    assert [(r["sigma"], r["method"]) for r in again["results"]] == [
+        (0.0, m) for m in ("ddrm", "bicubic", "ground truth")
+    ]
+    assert len(again["superseded"]) == 2 and "Rerun: ddrm" in (tmp_path / "z" / "superres.md").read_text()
     other = json.loads(open(files[1]).read())
     other["steps"] = 3
     (tmp_path / "other.json").write_text(json.dumps(other))

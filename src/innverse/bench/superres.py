@@ -487,6 +487,8 @@ def render_superres_markdown(data: dict) -> str:
             )
             + "); seconds per image compare methods within one sigma_y only."
         )
+    for r in data.get("superseded", []):
+        notes.append(f"- Rerun: {r} replaces the earlier measurement.")
     env = data["environment"]
     notes.append(
         f"- Measured with torch {env['torch']}, {env['threads']} thread(s), device {env['device']}, "
@@ -689,12 +691,13 @@ def run_superres_benchmark(
 _MERGE_KEYS = ("protocol", "prior", "inn", "images", "test_indices", "seed", "steps", "sampler")
 
 
-def merge_superres(parts: Sequence[dict]) -> dict:
+def merge_superres(parts: Sequence[dict], supersede: bool = False) -> dict:
     """One report from several :func:`run_superres_benchmark` results of the same protocol, prior, INN,
     images, seed and steps (e.g. one run per ``sigma_y``, run one after another or side by side).
 
-    Results of a (degradation, sigma_y) measured twice are an error; seconds per image stay comparable
-    within each run only (the report says so)."""
+    A (degradation, sigma_y, method) measured in two files is an error, unless ``supersede``: then the
+    later file's row replaces the earlier one (a method rerun after a fix; the report lists which).
+    Seconds per image stay comparable within each run only (the report says so)."""
     if len(parts) < 2:
         raise UserError("--merge needs at least two superres.json files")
     first = parts[0]
@@ -704,19 +707,25 @@ def merge_superres(parts: Sequence[dict]) -> dict:
         for k in _MERGE_KEYS:
             if d.get(k) != first.get(k):
                 raise UserError(f"--merge: file {i} differs from file 1 in {k!r}; only like runs merge")
-    seen: set = set()
-    for d in parts:
-        cells = {(r["degradation"], r["sigma"]) for r in d["results"] if not r.get("reference")}
-        if cells & seen:
-            raise UserError(f"--merge: {sorted(cells & seen)[0]} is measured in two of the files")
-        seen |= cells
+    kept: dict[tuple, dict] = {}
+    replaced: list[str] = []
+    for i, d in enumerate(parts, start=1):
+        for r in d["results"]:
+            key = (r["degradation"], r["sigma"], r["method"])
+            if key in kept and not r.get("reference"):
+                if not supersede:
+                    raise UserError(
+                        f"--merge: {key[2]} at sigma_y {key[1]:g} ({key[0]}) is measured in two of the files "
+                        "(--supersede keeps the later one)"
+                    )
+                replaced.append(f"{key[2]} at sigma_y {key[1]:g} ({key[0]}) from file {i}")
+            if key not in kept or not r.get("reference"):
+                kept[key] = r
     out = {k: first[k] for k in first if k not in ("results", "sigmas", "degradations", "tuning", "figures")}
     out["sigmas"] = sorted({s for d in parts for s in d["sigmas"]})
     out["degradations"] = list(dict.fromkeys(g for d in parts for g in d["degradations"]))
-    res: list[dict] = []
-    for d in parts:
-        res += d["results"]
-    order = {m: i for i, m in enumerate(dict.fromkeys(r["method"] for r in res))}
+    res = list(kept.values())
+    order = {m: i for i, m in enumerate(dict.fromkeys(r["method"] for d in parts for r in d["results"]))}
     out["results"] = sorted(res, key=lambda r: (r["degradation"], r["sigma"], order[r["method"]]))
     tunings = [d["tuning"] for d in parts if d.get("tuning")]
     out["tuning"] = (
@@ -741,6 +750,8 @@ def merge_superres(parts: Sequence[dict]) -> dict:
         {"created": d["created"], "sigmas": d["sigmas"], "degradations": d["degradations"]} for d in parts
     ]
     out["created"] = max(d["created"] for d in parts)
+    if replaced:
+        out["superseded"] = replaced
     return out
 
 
@@ -864,11 +875,16 @@ def add_superres_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParse
         help="measure nothing: merge these superres.json files of like runs (e.g. one per sigma_y) into "
         "one report in --out",
     )
+    p.add_argument(
+        "--supersede",
+        action="store_true",
+        help="with --merge: a method measured in two files keeps the later file's row",
+    )
     add_runtime_arguments(p)
     return p
 
 
-def _merge_files(files: Sequence[str], out: str) -> int:
+def _merge_files(files: Sequence[str], out: str, supersede: bool = False) -> int:
     import json
     import shutil
 
@@ -884,7 +900,7 @@ def _merge_files(files: Sequence[str], out: str) -> int:
             raise UserError(f"--merge: {f} is not JSON") from None
         if not isinstance(parts[-1], dict) or parts[-1].get("benchmark") != "superres":
             raise UserError(f"--merge: {f} is not a superres benchmark result")
-    data = merge_superres(parts)
+    data = merge_superres(parts, supersede=supersede)
     folder = output_folder(out)
     text = render_superres_markdown(data)
     figures = []
@@ -910,7 +926,7 @@ def run_superres_from_args(args: argparse.Namespace, log: Callable[[str], Any] |
 
     log = log or log_stderr
     if args.merge:
-        return _merge_files(args.merge, args.out)
+        return _merge_files(args.merge, args.out, args.supersede)
     methods = parse_names(args.methods, METHODS, "--methods")
     if not args.degradations or set(args.degradations) - {"average", "nonlinear"}:
         raise UserError(f"--degradations: expected average, nonlinear or both, got {args.degradations}")
