@@ -89,14 +89,15 @@ TRAIN_NAMES = {"average": "sr4", "bicubic": "sr4-bicubic", "nonlinear": "sr4-non
 #: held-out Fashion-MNIST *training* images, 4x averaging, 100 DDPM steps, prior ddpm-fmnist, INN
 #: indigo-sr4-fmnist; INDigo grid 0.125 ... 2 normalised, DPS the same grid x 8):  at sigma_y = 0 INDigo
 #: 0.7 (21.28 dB; 0.5: 21.26, 1: 21.04, 2: 18.97) and DPS 5.6 (21.27 dB) -- the same step, as the
-#: Haar equivalence below predicts.  The sigma_y = 0.05 and 0.1 entries are still those found with
-#: the analytic Gaussian stand-in prior (``--prior gaussian``, 8 images, 50 steps).  INDigo's
+#: Haar equivalence below predicts.  At sigma_y = 0.05 INDigo 0.25 (19.43 dB; 0.35: 19.32, 0.125:
+#: 18.86) and DPS 2 (19.42 dB); at sigma_y = 0.1 INDigo 0.25 (17.95 dB; 0.125: 17.89, 0.35: 17.63) and
+#: DPS 2 (17.95 dB) -- ``innverse benchmark superres --noise S --tune 16 --images 1``.  INDigo's
 #: "normalized" schedule divides zeta by |x^0 - x0_t| per image; "constant" does not (it diverged,
 #: NaN, for zeta 0.02 ... 0.1 with the trained prior).  DPS's step is always normalised.  With the
 #: Haar INN on 4x averaging INDigo(zeta) is DPS(8 zeta) exactly (``tests/sampling/test_indigo.py``).
 GUIDANCE: dict[str, dict[float, tuple[float, str]]] = {
-    "indigo": {0.0: (0.7, "normalized"), 0.05: (1.0, "normalized"), 0.1: (0.5, "normalized")},
-    "dps": {0.0: (5.6, "normalized"), 0.05: (8.0, "normalized"), 0.1: (4.0, "normalized")},
+    "indigo": {0.0: (0.7, "normalized"), 0.05: (0.25, "normalized"), 0.1: (0.25, "normalized")},
+    "dps": {0.0: (5.6, "normalized"), 0.05: (2.0, "normalized"), 0.1: (2.0, "normalized")},
 }
 
 
