@@ -47,7 +47,7 @@ import torch
 from torch import Tensor
 
 from innverse.bench.lsb import lsb_hide, lsb_reveal
-from innverse.bench.options import add_runtime_arguments, apply_runtime
+from innverse.bench.options import add_runtime_arguments, apply_runtime, list_items
 from innverse.errors import UserError
 from innverse.train.tasks.hinet import TILE
 
@@ -300,14 +300,7 @@ def steg_counts(
     :data:`STEG_CURVE` counts below ``steg_images``, then ``steg_images``."""
     if curve is None:
         return [c for c in STEG_CURVE if c < steg_images] + [steg_images]
-    if isinstance(curve, str):
-        items: list = [t.strip() for t in curve.split(",")]
-        if not curve.strip() or any(not t for t in items):
-            raise UserError(
-                f"{option}: expected a comma-separated list of counts like 16,32,64, got {curve!r}"
-            )
-    else:
-        items = list(curve)
+    items = list_items(curve, option, "counts like 16,32,64")
     out: list[int] = []
     for t in items:
         try:

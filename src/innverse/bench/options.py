@@ -9,19 +9,23 @@ from typing import Any
 
 from innverse.errors import UserError
 
-__all__ = ["parse_sigmas", "parse_sigma", "parse_names", "add_runtime_arguments", "apply_runtime"]
+__all__ = ["list_items", "parse_sigmas", "parse_sigma", "parse_names", "add_runtime_arguments", "apply_runtime"]
+
+
+def list_items(text: str | Sequence[Any], option: str, what: str) -> list[Any]:
+    """The items of a comma-separated option value, stripped (a sequence is taken as it is); an empty
+    value or an empty item is a one-line error: ``OPTION: expected a comma-separated list of WHAT``."""
+    if not isinstance(text, str):
+        return list(text)
+    items = [t.strip() for t in text.split(",")]
+    if not text.strip() or any(not t for t in items):
+        raise UserError(f"{option}: expected a comma-separated list of {what}, got {text!r}")
+    return items
 
 
 def parse_sigmas(text: str | Sequence[float], option: str = "--sigma") -> list[float]:
     """``'15,25,50'`` -> ``[15.0, 25.0, 50.0]`` (0-255 scale, each in [0, 255], no duplicates)."""
-    if isinstance(text, str):
-        items: list = [t.strip() for t in text.split(",")]
-        if not text.strip() or any(not t for t in items):
-            raise UserError(
-                f"{option}: expected a comma-separated list of numbers like 15,25,50, got {text!r}"
-            )
-    else:
-        items = list(text)
+    items = list_items(text, option, "numbers like 15,25,50")
     out: list[float] = []
     for t in items:
         try:
