@@ -54,6 +54,7 @@ from torch import Tensor, nn
 
 from innverse.bench.options import add_runtime_arguments, apply_runtime
 from innverse.errors import UserError
+from innverse.models.glow import DEFAULT_ALPHA, check_preprocess
 
 __all__ = [
     "histogram_bpd",
@@ -119,7 +120,7 @@ def normflows_glow(
     ``logit(alpha + (1 - 2 alpha) x)`` with log-det ``sum log((1 - 2 alpha) / (p (1 - p)))``, so
     ``log_prob`` takes ``x`` in [0, 1] itself.
     """
-    _check_preprocess(preprocess, alpha)
+    check_preprocess(preprocess, alpha)
     try:
         import normflows as nf  # type: ignore[import-untyped]
     except ImportError:  # pragma: no cover - depends on the environment
@@ -153,20 +154,13 @@ def normflows_bits_per_dim(model: Any, x: Tensor) -> Tensor:
     return (-model.log_prob(z, None) + d * math.log(256.0)) / (d * LN2)
 
 
-def _check_preprocess(preprocess: str, alpha: float) -> None:
-    if preprocess not in ("center", "logit"):
-        raise UserError(f"--preprocess {preprocess!r}: expected center or logit")
-    if not (math.isfinite(alpha) and 0.0 < alpha < 0.5):
-        raise UserError(f"--alpha {alpha}: must be in (0, 0.5)")
-
-
 def resolve_preprocess(
     configs: Sequence[dict[str, Any]], preprocess: str | None = None, alpha: float | None = None
 ) -> tuple[str, float]:
     """The preprocessing ``(preprocess, alpha)`` of the models this benchmark trains: the given
     values, else those of the Glow ``configs`` (configs without the keys are ``center``, alpha 0.05);
     configs that disagree on a value not given are an error."""
-    found = sorted({(str(c.get("preprocess", "center")), float(c.get("alpha", 0.05))) for c in configs})
+    found = sorted({(str(c.get("preprocess", "center")), float(c.get("alpha", DEFAULT_ALPHA))) for c in configs})
     if preprocess is None:
         kinds = sorted({p for p, _ in found})
         if len(kinds) > 1:
@@ -176,16 +170,16 @@ def resolve_preprocess(
             )
         preprocess = kinds[0] if kinds else "center"
     if alpha is None and preprocess == "center":
-        alpha = 0.05  # unused by center; kept for the record
+        alpha = DEFAULT_ALPHA  # unused by center; kept for the record
     if alpha is None:
-        alphas = sorted({a for p, a in found if p == preprocess}) or [0.05]
+        alphas = sorted({a for p, a in found if p == preprocess}) or [DEFAULT_ALPHA]
         if len(alphas) > 1:
             raise UserError(
                 f"the {preprocess} models use different alphas ({', '.join(f'{a:g}' for a in alphas)}); "
                 "pass --alpha"
             )
         alpha = alphas[0]
-    _check_preprocess(preprocess, alpha)
+    check_preprocess(preprocess, alpha)
     return preprocess, float(alpha)
 
 
@@ -481,7 +475,7 @@ def benchmark_glow(
     from innverse.models.glow import Glow
 
     if preprocess is not None or alpha is not None:
-        _check_preprocess(preprocess or "center", 0.05 if alpha is None else alpha)
+        check_preprocess(preprocess or "center", DEFAULT_ALPHA if alpha is None else alpha)
     loaded = []
     for name in models:
         m = load_model(name)

@@ -55,9 +55,22 @@ from innverse.nn import (
 )
 from innverse.nn.base import records_graph
 
-__all__ = ["Glow", "glow_step"]
+__all__ = ["Glow", "glow_step", "check_preprocess", "PREPROCESSINGS", "DEFAULT_ALPHA"]
 
 _LOG_2PI = math.log(2 * math.pi)
+#: the input maps of :class:`Glow` (``preprocess``)
+PREPROCESSINGS = ("center", "logit")
+#: ``alpha`` of a Glow whose config has none (and the constructor's default)
+DEFAULT_ALPHA = 0.05
+
+
+def check_preprocess(preprocess: str, alpha: float) -> None:
+    """One-line :class:`~innverse.errors.UserError` unless ``preprocess`` is one of
+    :data:`PREPROCESSINGS` and ``alpha`` lies in (0, 0.5)."""
+    if preprocess not in PREPROCESSINGS:
+        raise UserError(f"unknown Glow preprocess {preprocess!r} (expected center or logit)")
+    if not 0.0 < alpha < 0.5:
+        raise UserError(f"Glow alpha must be in (0, 0.5); got {alpha}")
 
 
 def glow_step(
@@ -108,13 +121,10 @@ class Glow(nn.Module):
         checkpoint: bool = False,
         seed: int = 0,
         preprocess: str = "center",
-        alpha: float = 0.05,
+        alpha: float = DEFAULT_ALPHA,
     ) -> None:
         super().__init__()
-        if preprocess not in ("center", "logit"):
-            raise UserError(f"unknown Glow preprocess {preprocess!r} (expected center or logit)")
-        if not 0.0 < alpha < 0.5:
-            raise UserError(f"Glow alpha must be in (0, 0.5); got {alpha}")
+        check_preprocess(preprocess, alpha)
         if in_channels < 1 or levels < 1 or steps < 1 or width < 1:
             raise UserError(
                 "Glow needs in_channels, levels, steps and width >= 1; "
