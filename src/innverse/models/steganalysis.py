@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["Steganalyser", "residual_kernels"]
+__all__ = ["Steganalyser", "residual_kernels", "high_pass"]
 
 
 def residual_kernels() -> Tensor:
@@ -37,6 +37,20 @@ def residual_kernels() -> Tensor:
     dy = torch.zeros(5, 5)
     dy[2, 2], dy[3, 2] = -1.0, 1.0
     return torch.stack([kv, dx, dy])[:, None]
+
+
+#: the number of fixed high-pass kernels of :func:`residual_kernels`
+_KERNELS = 3
+
+
+def high_pass(x: Tensor, kernels: Tensor | None = None) -> Tensor:
+    """The fixed high-pass residuals ``(B, 3C, H, W)`` of ``(B, C, H, W)`` images on their own scale:
+    each of the :func:`residual_kernels` (or ``kernels``, already repeated per channel) applied to every
+    channel, with replicate padding; ``kernels`` made for another channel count is an error."""
+    if kernels is None:
+        kernels = residual_kernels().to(device=x.device, dtype=x.dtype).repeat(x.shape[1], 1, 1, 1)
+    groups = kernels.shape[0] // _KERNELS
+    return F.conv2d(F.pad(x, (2, 2, 2, 2), mode="replicate"), kernels, groups=groups)
 
 
 class Steganalyser(nn.Module):
@@ -67,7 +81,7 @@ class Steganalyser(nn.Module):
 
     def residuals(self, x: Tensor) -> Tensor:
         """The fixed high-pass residuals ``(B, 3 channels, H, W)`` on the 0-255 scale."""
-        return F.conv2d(F.pad(x * 255.0, (2, 2, 2, 2), mode="replicate"), self.kernels, groups=self.channels)
+        return high_pass(x * 255.0, self.kernels)
 
     def forward(self, x: Tensor) -> Tensor:
         h = torch.tanh(self.bn0(self.first(self.residuals(x)).abs()))

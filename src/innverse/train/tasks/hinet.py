@@ -37,7 +37,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from innverse.errors import UserError
@@ -87,19 +86,16 @@ def highpass_mse(stego: Tensor, cover: Tensor) -> Tensor:
     to every colour channel of ``(B, C, H, W)`` images with replicate padding (as the steganalyser
     does), on the images' own scale; the mean runs over batch, kernels, channels and pixels.  Computed
     in float32 (outside any autocast); zero exactly when ``stego == cover``."""
-    from innverse.models.steganalysis import residual_kernels
+    from innverse.models.steganalysis import high_pass
 
     if stego.shape != cover.shape or stego.dim() != 4:
         raise ValueError(
             f"highpass_mse needs two (B, C, H, W) images of one shape, "
             f"got {tuple(stego.shape)} and {tuple(cover.shape)}"
         )
-    c = stego.shape[1]
     with torch.autocast(device_type=stego.device.type, enabled=False):
         d = stego.float() - cover.float()  # the kernels are linear: K * stego - K * cover = K * d
-        k = residual_kernels().to(d.device).repeat(c, 1, 1, 1)
-        r = F.conv2d(F.pad(d, (2, 2, 2, 2), mode="replicate"), k, groups=c)
-        return r.square().mean()
+        return high_pass(d).square().mean()
 
 
 @dataclass
