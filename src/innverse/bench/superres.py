@@ -713,12 +713,12 @@ def merge_superres(parts: Sequence[dict], supersede: bool = False) -> dict:
         for r in d["results"]:
             key = (r["degradation"], r["sigma"], r["method"])
             if key in kept and not r.get("reference"):
+                cell = f"{r['method']} at sigma_y {r['sigma']:g} ({r['degradation']})"
                 if not supersede:
                     raise UserError(
-                        f"--merge: {key[2]} at sigma_y {key[1]:g} ({key[0]}) is measured in two of the files "
-                        "(--supersede keeps the later one)"
+                        f"--merge: {cell} is measured in two of the files (--supersede keeps the later one)"
                     )
-                replaced.append(f"{key[2]} at sigma_y {key[1]:g} ({key[0]}) from file {i}")
+                replaced.append(f"{cell} from file {i}")
             if key not in kept or not r.get("reference"):
                 kept[key] = r
     out = {k: first[k] for k in first if k not in ("results", "sigmas", "degradations", "tuning", "figures")}
@@ -738,12 +738,10 @@ def merge_superres(parts: Sequence[dict], supersede: bool = False) -> dict:
         else None
     )
     out["figures"] = [f for d in parts for f in d.get("figures", [])]
-    with_nl = [d for d in parts if d.get("nonlinear_inn")]
-    if with_nl:
-        out["nonlinear_inn"], out["nonlinear_note"] = (
-            with_nl[0]["nonlinear_inn"],
-            with_nl[0]["nonlinear_note"],
-        )
+    with_nl = next((d for d in parts if d.get("nonlinear_inn")), None)
+    if with_nl is not None:
+        out["nonlinear_inn"] = with_nl["nonlinear_inn"]
+        out["nonlinear_note"] = with_nl["nonlinear_note"]
     out["fid"] = dict(first["fid"])
     out["fid"]["available"] = all(d["fid"]["available"] for d in parts)
     out["merged_from"] = [
