@@ -60,7 +60,7 @@ def test_losses_reveal_from_the_8bit_stego(data_root: Path):
     assert torch.allclose(lo, (ll(stego) - ll(batch["cover"])).square().mean())
     total, parts = t.loss(model, batch, 0)
     total.backward()
-    assert set(parts) == set(t.log_fields)
+    assert set(parts) == set(t.log_fields) - {"adv_loss", "steg_acc"}
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
     assert abs(float(total.detach()) - float((2 * h + 5 * r + lo).detach())) < 1e-5
@@ -146,7 +146,7 @@ def test_highpass_term_weights_gradients_and_recipe(data_root: Path):
     assert float(hp) > 0 and torch.allclose(parts0["highpass_mse"], hp)
     # w > 0: adds w * highpass_mse of the 8-bit stego, and its gradient reaches the model
     total1, parts1 = t1.loss(model, batch, 0)
-    assert set(parts1) == set(t1.log_fields) and "highpass_mse" in t1.log_fields
+    assert set(parts1) == set(t1.log_fields) - {"adv_loss", "steg_acc"} and "highpass_mse" in t1.log_fields
     assert torch.allclose(total1.detach(), old.detach() + 0.5 * hp, rtol=1e-6, atol=0)
     g1 = _grads(model, total1)
     assert any(not torch.allclose(a, b) for a, b in zip(g1, g_old, strict=True))
@@ -201,3 +201,97 @@ def test_engine_run_records_and_logs_the_highpass_term(data_root: Path, tmp_path
     card = json.loads((out / "model" / "card.json").read_text())
     assert card["recipe"]["task_config"]["w_highpass"] == 1.5
     assert read_config(out)["recipe"]["task_config"]["w_highpass"] == 1.5
+
+
+# ------------------------------------------------------------------ the adversarial term (--w-adv)
+def test_adversarial_term_trains_the_detector_and_pushes_the_hider(data_root: Path):
+    from innverse.nn.testing import randomise_
+
+    t0, t1 = _task(data_root), _task(data_root, w_adv=0.5)
+    torch.manual_seed(0)
+    model = t0.build_model()
+    randomise_(model, std=0.05)
+    batch = t0.batch(0, 4, (0, 1))
+    total0, parts0 = t0.loss(model, batch, 0)
+    assert "adv_loss" not in parts0 and t0.state_dict() == {}
+    rng = torch.get_rng_state()
+    fresh = t1.state_dict()["steganalyser"]  # a fresh detector, seeded by the run's seed alone
+    assert torch.equal(torch.get_rng_state(), rng)
+    total1, parts1 = t1.loss(model, batch, 0)
+    assert set(parts1) == set(t1.log_fields)
+    adv, acc = parts1["adv_loss"], parts1["steg_acc"]
+    assert float(adv) > 0 and 0.0 <= float(acc) <= 1.0
+    assert torch.allclose(total1.detach(), total0.detach() + 0.5 * adv, rtol=1e-6, atol=0)
+    # the detector took one step; the hider's term does not reach its weights
+    net, _ = t1._adversary(torch.device("cpu"))
+    after = {k: v.clone() for k, v in net.state_dict().items()}
+    assert any(not torch.equal(fresh[k], after[k]) for k in fresh if after[k].is_floating_point())
+    grads = [None if p.grad is None else p.grad.clone() for p in net.parameters()]
+    g1 = _grads(model, total1)
+    assert all(
+        (a is None and p.grad is None) or torch.equal(a, p.grad)
+        for a, p in zip(grads, net.parameters(), strict=True)
+    )
+    assert any(not torch.allclose(a, b) for a, b in zip(g1, _grads(model, total0), strict=True))
+    # the same seed gives the same detector
+    assert all(
+        torch.equal(fresh[k], v) for k, v in _task(data_root, w_adv=0.5).state_dict()["steganalyser"].items()
+    )
+    # the recipe: off leaves the three settings out, on records them
+    assert not set(t0.recipe()) & {"w_adv", "adv_lr", "adv_width"}
+    assert set(t1.recipe()) - set(t0.recipe()) == {"w_adv", "adv_lr", "adv_width"}
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"w_adv": -1.0}, "--w-adv must be"),
+        ({"w_adv": float("nan")}, "--w-adv must be"),
+        ({"adv_lr": 0.0}, "--adv-lr must be"),
+        ({"adv_width": 0}, "--adv-width at least 1"),
+    ],
+)
+def test_adversarial_settings_are_checked(data_root: Path, bad: dict, match: str):
+    t = HiNetTask(HiNetTrainConfig(data=str(data_root), **bad))
+    with pytest.raises(UserError, match=match):
+        t.check()
+
+
+def test_adversarial_run_resumes_bit_identically(data_root: Path, tmp_path: Path):
+    import csv
+
+    from innverse.train.engine import Engine, EngineConfig
+
+    def run(out: Path, steps: int, resume: bool = False) -> Engine:
+        t = HiNetTask(HiNetTrainConfig(data=str(data_root), blocks=1, hidden=4, crop=16, w_adv=1.0), seed=0)
+        cfg = EngineConfig(
+            out=str(out),
+            batch_size=2,
+            max_steps=steps,
+            device="cpu",
+            progress=False,
+            log_every=1,
+            ckpt_every=100,
+            resume=resume,
+            lr_schedule="constant",
+        )
+        e = Engine(t, cfg)
+        assert e.run() == 0
+        return e
+
+    straight = run(tmp_path / "a", 4)
+    run(tmp_path / "b", 2)
+    resumed = run(tmp_path / "b", 4, resume=True)
+    a, b = straight.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    da, db = straight.task.state_dict(), resumed.task.state_dict()
+    assert all(torch.equal(v, db["steganalyser"][k]) for k, v in da["steganalyser"].items())
+    with open(tmp_path / "b" / "log.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["step"] for r in rows] == ["1", "2", "3", "4"] and all(
+        0 <= float(r["steg_acc"]) <= 1 for r in rows
+    )
+    # a checkpoint without the detector cannot resume an adversarial run
+    t = HiNetTask(HiNetTrainConfig(data=str(data_root), w_adv=1.0), seed=0)
+    with pytest.raises(UserError, match="holds no --w-adv steganalyser state"):
+        t.load_state_dict({})

@@ -5,7 +5,8 @@ Layout of ``OUT/checkpoint/``::
     latest.json                    the commit record: {"step", "model", "state", "config"}
     model-<step>-<token>.safetensors   model weights
     state-<step>-<token>.pt            optimizer (+ grad scaler) state, step, epoch/position,
-                                       lr back-off, elapsed time, every RNG state, data fingerprint
+                                       lr back-off, elapsed time, every RNG state, data fingerprint,
+                                       the task's own state (TrainTask.state_dict) if any
     config.json                    model kind + constructor config + training recipe
 
 Every file is written to a temporary file in the same folder and moved into place with

@@ -378,6 +378,9 @@ class Engine:
         }
         if self.ema_model is not None:
             state["ema"] = {k: v.detach().cpu().clone() for k, v in self.ema_model.state_dict().items()}
+        task_state = self.task.state_dict()
+        if task_state:
+            state["task"] = task_state
         return state
 
     def _elapsed(self) -> float:
@@ -417,6 +420,7 @@ class Engine:
             if "ema" not in state:
                 raise UserError(f"--resume: {self.out} holds no EMA weights (trained without --ema)")
             self.ema_model.load_state_dict(state["ema"])
+        self.task.load_state_dict(state.get("task", {}))
         self.step = int(state["step"])
         return state
 

@@ -128,6 +128,19 @@ class TrainTask:
         """The parameters to optimise (default: every one that requires a gradient)."""
         return [p for p in model.parameters() if p.requires_grad]
 
+    # ------------------------------------------------------------------ task-owned training state
+    def state_dict(self) -> dict:
+        """Training state the task owns beyond the model and its optimizer (e.g. an adversary that is
+        trained alongside, with its own optimizer): saved in every checkpoint and handed back to
+        :meth:`load_state_dict` on ``--resume`` and on a NaN rollback.  ``{}`` (the default): none."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned; ``state`` is ``{}`` for a checkpoint without task
+        state.  The default accepts only ``{}``."""
+        if state:
+            raise ValueError(f"task {self.name!r} keeps no training state, got {sorted(state)}")
+
     # ------------------------------------------------------------------ evaluation and export
     @torch.no_grad()
     def validate(self, model: nn.Module, device: torch.device) -> dict[str, float]:

@@ -27,6 +27,17 @@ the detector's replicate padding, on the [0, 1] scale, to the 8-bit stego image 
 uses (what a PNG round trip hands a detector).  :func:`highpass_mse` computes it; it is logged as
 ``highpass_mse`` whatever its weight.  With ``--w-highpass 0`` the loss and the recipe are those of a
 run without the term.
+
+The fifth term (``--w-adv``, off by default) is adversarial: a
+:class:`~innverse.models.steganalysis.Steganalyser` (``--adv-width``) is trained alongside the hider,
+one Adam step (``--adv-lr``) per training step on the batch's covers and their 8-bit stego images
+(detached), and the hider then minimises ``w_adv mean softplus(D(stego8))``, the detector's
+cross-entropy for calling the stego images covers (straight-through through the rounding).  The
+detector is the task's own training state (:meth:`HiNetTask.state_dict`): its weights and its
+optimizer are saved in every checkpoint, so ``--resume`` continues it exactly; it is not part of the
+exported model.  Its initialisation is seeded by the run's seed alone.  Logged: ``adv_loss`` (the
+hider's term) and ``steg_acc`` (the detector's accuracy on the batch, before its step).  With
+``--w-adv 0`` the loss and the recipe are those of a run without it.
 """
 
 from __future__ import annotations
@@ -129,6 +140,21 @@ class HiNetTrainConfig:
         },
     )
 
+    w_adv: float = field(
+        default=0.0,
+        metadata={
+            "help": "weight of the adversarial concealing loss: a steganalyser trained alongside (one Adam "
+            "step per training step on the batch's covers and 8-bit stego images) and the hider minimises "
+            "its cross-entropy of calling the stego images covers (0: off)"
+        },
+    )
+    adv_lr: float = field(default=1e-3, metadata={"help": "learning rate of the --w-adv steganalyser (Adam)"})
+    adv_width: int = field(default=16, metadata={"help": "width of the --w-adv steganalyser"})
+
+
+#: the recipe fields that only matter with the adversarial term on
+_ADV_FIELDS = ("w_adv", "adv_lr", "adv_width")
+
 
 class HiNetTask(TrainTask):
     """Train HiNet to hide N secret images in a cover, with 8-bit quantisation in the loop."""
@@ -151,7 +177,7 @@ class HiNetTask(TrainTask):
         "clip": 1.0,
         "max_steps": 4000,
     }
-    log_fields = ("hide_mse", "reveal_mse", "low_mse", "highpass_mse")
+    log_fields = ("hide_mse", "reveal_mse", "low_mse", "highpass_mse", "adv_loss", "steg_acc")
     val_fields = ("val_stego_psnr", "val_secret_psnr")
     cfg: HiNetTrainConfig
 
@@ -169,12 +195,98 @@ class HiNetTask(TrainTask):
             raise UserError("loss weights must be >= 0 (and --w-reveal > 0)")
         if not (math.isfinite(c.w_highpass) and c.w_highpass >= 0):
             raise UserError(f"--w-highpass must be a finite number >= 0, got {c.w_highpass}")
+        if not (math.isfinite(c.w_adv) and c.w_adv >= 0):
+            raise UserError(f"--w-adv must be a finite number >= 0, got {c.w_adv}")
+        if not (math.isfinite(c.adv_lr) and c.adv_lr > 0) or c.adv_width < 1:
+            raise UserError("--adv-lr must be a positive number and --adv-width at least 1")
 
     def recipe(self) -> dict:
         r = super().recipe()
         if not r["w_highpass"]:  # off: the recipe of a run without the term (old checkpoints resume)
             del r["w_highpass"]
+        if not r["w_adv"]:
+            for k in _ADV_FIELDS:
+                del r[k]
         return r
+
+    # ------------------------------------------------------------------ the adversary (--w-adv)
+    def _fresh_adversary(self) -> tuple[nn.Module, torch.optim.Optimizer]:
+        """A new steganalyser (CPU, seeded by the run's seed alone) and its Adam optimizer."""
+        from innverse.models.steganalysis import Steganalyser
+
+        with torch.random.fork_rng(devices=[]):  # its own seed: the global RNG stream is untouched
+            torch.manual_seed(mix_seed(self.seed, 19, 0))
+            net = Steganalyser(width=self.cfg.adv_width)
+        return net, torch.optim.Adam(net.parameters(), self.cfg.adv_lr)
+
+    def _adversary(self, device: torch.device) -> tuple[nn.Module, torch.optim.Optimizer]:
+        """The steganalyser trained alongside and its optimizer, on ``device`` (built on first use,
+        from the state :meth:`load_state_dict` was given if any)."""
+        adv = getattr(self, "_adv", None)
+        if adv is None:
+            net = self._fresh_adversary()[0].to(device).train()
+            opt = torch.optim.Adam(net.parameters(), self.cfg.adv_lr)
+            pending = getattr(self, "_adv_pending", None)
+            if pending is not None:
+                net.load_state_dict(pending["steganalyser"])
+                opt.load_state_dict(pending["optimizer"])  # moves its state to the parameters' device
+                self._adv_pending = None
+            adv = self._adv = (net, opt)
+        return adv
+
+    def state_dict(self) -> dict:
+        """The ``--w-adv`` steganalyser's weights and optimizer state (``{}`` with the term off)."""
+        if not self.cfg.w_adv:
+            return {}
+        pending = getattr(self, "_adv_pending", None)
+        if pending is not None:  # loaded and not used yet
+            return pending
+        adv = getattr(self, "_adv", None)
+        net, opt = adv if adv is not None else self._fresh_adversary()
+        return {
+            "steganalyser": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()},
+            "optimizer": opt.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if not self.cfg.w_adv:
+            super().load_state_dict(state)
+            return
+        if "steganalyser" not in state or "optimizer" not in state:
+            raise UserError("--resume: the checkpoint holds no --w-adv steganalyser state")
+        self._adv = None  # rebuilt on first use, then loaded (on the training device)
+        self._adv_pending = state
+
+    def _adversarial(self, cover: Tensor, stego8: Tensor) -> tuple[Tensor, Tensor]:
+        """One step of the detector on ``(cover, stego8)``, then the hider's term against it:
+        ``(adv_loss, steg_acc)``; the term carries gradient into ``stego8`` only."""
+        import torch.distributed as dist
+        import torch.nn.functional as F
+
+        net, opt = self._adversary(cover.device)
+        n = cover.shape[0]
+        x = torch.cat([cover, stego8.detach()]).float()
+        y = torch.cat([torch.zeros(n), torch.ones(n)]).to(x.device)
+        with torch.autocast(device_type=x.device.type, enabled=False), torch.enable_grad():
+            logits = net(x)
+            d_loss = F.binary_cross_entropy_with_logits(logits, y)
+            opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+                for p in net.parameters():  # every rank keeps the same detector
+                    if p.grad is not None:
+                        dist.all_reduce(p.grad)
+                        p.grad /= dist.get_world_size()
+            opt.step()
+            acc = ((logits.detach() > 0).float() == y).float().mean()
+            for p in net.parameters():
+                p.requires_grad_(False)
+            try:
+                adv = F.softplus(net(torch.cat([cover, stego8]).float())[n:]).mean()
+            finally:
+                for p in net.parameters():
+                    p.requires_grad_(True)
+        return adv, acc
 
     def prepare(self, rank: int, world_size: int) -> None:
         from innverse.train.tasks.durrnet import load_pool
@@ -254,6 +366,10 @@ class HiNetTask(TrainTask):
             with torch.no_grad():
                 hp = highpass_mse(stego8, cover)
         parts = {"hide_mse": h.detach(), "reveal_mse": r.detach(), "low_mse": lo.detach()}
+        if c.w_adv > 0:
+            adv, acc = self._adversarial(cover, stego8)
+            total = total + c.w_adv * adv
+            parts.update(adv_loss=adv.detach(), steg_acc=acc)
         return total, {**parts, "highpass_mse": hp.detach()}
 
     def has_validation(self) -> bool:
