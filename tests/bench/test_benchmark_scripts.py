@@ -1,4 +1,5 @@
-"""``benchmarks/attack_ceiling.py`` refuses what is not an untargeted attack report with one line."""
+"""Scripts in ``benchmarks/`` refuse bad input with one line and exit 2: ``attack_ceiling.py`` (what is
+not an untargeted attack report) and ``steg_amplitude.py`` (scale factors outside (0, 1])."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "attack_ceiling.py"
+SCRIPTS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, timeout=120)
+def _run(*args: str, script: str = "attack_ceiling.py") -> subprocess.CompletedProcess:
+    cmd = [sys.executable, str(SCRIPTS / script), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize(
@@ -42,3 +44,14 @@ def test_a_targeted_report_is_refused(tmp_path: Path):
     rep.write_text(json.dumps({"rows": rows, "protocol": {"eps_255": 8, "goal": "targeted"}}))
     r = _run("--report", str(rep), "--out", str(tmp_path / "c.json"))
     assert r.returncode == 2 and "untargeted" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("alphas", ["0", "1.5", "x", "0.5,-1"])
+def test_steg_amplitude_refuses_bad_factors(tmp_path: Path, alphas: str):
+    out = tmp_path / "amp.json"
+    r = _run("--alphas", alphas, "--out", str(out), script="steg_amplitude.py")
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and "--alphas must be numbers in (0, 1]" in lines[0], (
+        r.stderr
+    )
+    assert not out.exists()
