@@ -23,10 +23,10 @@ import torch
 from innverse.apps.hiding import load_hider
 from innverse.bench.environment import environment
 from innverse.bench.hiding import (
-    _hide_all,
-    _pool_pairs,
+    hide_all,
     hinet_method,
     steganalysis_accuracy,
+    steganalysis_pairs,
     train_steganalyser,
 )
 from innverse.bench.report import json_text, markdown_table, write_text
@@ -65,9 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     m = hinet_method(net, str(a.model))
     covers, secrets = held_out_pairs(held_out_tiles(test, TILE), 1)
-    train_c, train_s = _pool_pairs(pool, 384, 1, 64, 1001)  # the benchmark's pairs (seed 0 + 1000 + N)
+    train_c, train_s = steganalysis_pairs(pool, 384, 1, 64)  # the benchmark's pairs (seed 0)
     with torch.no_grad():
-        train_stego, test_stego = _hide_all(m, train_c, train_s), _hide_all(m, covers, secrets)
+        train_stego, test_stego = hide_all(m, train_c, train_s), hide_all(m, covers, secrets)
     rows = []
     for alpha in alphas:
         t0 = time.perf_counter()

@@ -160,7 +160,9 @@ def resolve_preprocess(
     """The preprocessing ``(preprocess, alpha)`` of the models this benchmark trains: the given
     values, else those of the Glow ``configs`` (configs without the keys are ``center``, alpha 0.05);
     configs that disagree on a value not given are an error."""
-    found = sorted({(str(c.get("preprocess", "center")), float(c.get("alpha", DEFAULT_ALPHA))) for c in configs})
+    found = sorted(
+        {(str(c.get("preprocess", "center")), float(c.get("alpha", DEFAULT_ALPHA))) for c in configs}
+    )
     if preprocess is None:
         kinds = sorted({p for p, _ in found})
         if len(kinds) > 1:

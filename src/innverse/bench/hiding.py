@@ -57,6 +57,9 @@ __all__ = [
     "hinet_method",
     "lsb_method",
     "png_round_trip",
+    "pool_pairs",
+    "steganalysis_pairs",
+    "hide_all",
     "score_method",
     "STEG_CURVE",
     "steg_counts",
@@ -215,9 +218,7 @@ def score_method(m: HidingMethod, covers: Tensor, secrets: Tensor, folder: Path,
     return {"row": row, "stego": stego, "revealed": rev}
 
 
-def _pool_pairs(
-    pool: Sequence[np.ndarray], count: int, n: int, crop: int, seed: int
-) -> tuple[Tensor, Tensor]:
+def pool_pairs(pool: Sequence[np.ndarray], count: int, n: int, crop: int, seed: int) -> tuple[Tensor, Tensor]:
     """``count`` covers and their ``n`` secrets: random ``crop`` crops of the pool (seeded)."""
     g = torch.Generator().manual_seed(seed)
     out = np.empty((count, 1 + n, crop, crop, 3), np.uint8)
@@ -232,7 +233,16 @@ def _pool_pairs(
     return t[:, 0].contiguous(), t[:, 1:].contiguous()
 
 
-def _hide_all(m: HidingMethod, covers: Tensor, secrets: Tensor, batch: int = 16) -> Tensor:
+def steganalysis_pairs(
+    pool: Sequence[np.ndarray], count: int, n: int, crop: int, seed: int = 0
+) -> tuple[Tensor, Tensor]:
+    """The steganalysers' training pairs of a benchmark run with ``seed``: :func:`pool_pairs` seeded
+    ``seed + 1000 + n`` (``n`` secrets per cover)."""
+    return pool_pairs(pool, count, n, crop, seed + 1000 + n)
+
+
+def hide_all(m: HidingMethod, covers: Tensor, secrets: Tensor, batch: int = 16) -> Tensor:
+    """``m.hide`` over ``covers`` and their ``secrets`` (B, N, 3, H, W), ``batch`` images at a time."""
     return torch.cat(
         [
             m.hide(covers[i : i + batch], list(secrets[i : i + batch].unbind(1)))
@@ -471,9 +481,9 @@ def benchmark_hiding(
             covers, secrets = pairs[n]
             r = score_method(m, covers, secrets, Path(tmp), log)
             row = r["row"]
-            tc, ts = _pool_pairs(pool, steg_images, n, steg_crop, seed + 1000 + n)
+            tc, ts = steganalysis_pairs(pool, steg_images, n, steg_crop, seed)
             t0 = time.perf_counter()
-            tstego = _hide_all(m, tc, ts)
+            tstego = hide_all(m, tc, ts)
             curve = steganalysis_curve(
                 tc, tstego, covers, r["stego"], counts, steg_seed_list, steg_steps, log, m.name
             )

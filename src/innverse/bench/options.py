@@ -9,7 +9,14 @@ from typing import Any
 
 from innverse.errors import UserError
 
-__all__ = ["list_items", "parse_sigmas", "parse_sigma", "parse_names", "add_runtime_arguments", "apply_runtime"]
+__all__ = [
+    "list_items",
+    "parse_sigmas",
+    "parse_sigma",
+    "parse_names",
+    "add_runtime_arguments",
+    "apply_runtime",
+]
 
 
 def list_items(text: str | Sequence[Any], option: str, what: str) -> list[Any]:
