@@ -216,3 +216,19 @@ def test_the_nonlinear_table_alone(tmp_path, monkeypatch, prior):
     assert "refused" in next(r for r in data["results"] if r["method"] == "ddrm")
     with pytest.raises(bs.UserError, match="non-linear INN"):
         bs.run_superres_benchmark(prior, "gaussian", "haar", tmp_path, images=2, skip_average=True)
+
+
+@pytest.mark.parametrize("peak, warned", [(0.5, False), (2.0, True), (0.25, True)])
+def test_tuning_picks_the_best_step_and_warns_at_the_grid_edge(monkeypatch, peak: float, warned: bool):
+    def fake_evaluate(methods, degradation, images, sigmas, prior, inn, steps, sampler, eta, zeta, *rest):
+        ((m, s), (z, _)) = next(iter(zeta.items()))
+        return [{"method": m, "psnr": 20.0 - abs(z - peak), "ssim": 0.5, "consistency": 0.0}], None
+
+    monkeypatch.setattr(bs, "_evaluate", fake_evaluate)
+    grid = {"indigo": [(z, "normalized") for z in (0.25, 0.5, 1.0, 2.0)]}
+    logs: list[str] = []
+    best, rows = bs.tune_guidance(
+        None, None, torch.zeros(1), sigmas=(0.0,), methods=("indigo",), grid=grid, log=logs.append
+    )
+    assert best[("indigo", 0.0)] == (peak, "normalized") and len(rows) == 4
+    assert any("at the edge of the grid" in ln for ln in logs) is warned

@@ -66,9 +66,10 @@ NONLINEAR_METHODS = ("indigo", "dps", "ddrm", "ilvr", "bicubic", "inn")
 #: the grids :func:`tune_guidance` searches: method -> [(zeta, schedule), ...]
 ZETA_GRID: dict[str, list[tuple[float, str]]] = {
     # the "constant" schedule is left out: it returned NaN for zeta 0.02 with the trained prior
-    "indigo": [(z, "normalized") for z in (0.125, 0.25, 0.35, 0.5, 0.7, 1.0, 2.0)],
+    # 2.8 and 4 serve few-step DDIM, whose steps must each pull harder
+    "indigo": [(z, "normalized") for z in (0.125, 0.25, 0.35, 0.5, 0.7, 1.0, 2.0, 2.8, 4.0)],
     # DPS(8 zeta) is INDigo(zeta) with the Haar INN on 4x averaging: the same grid, scaled by 8
-    "dps": [(8 * z, "normalized") for z in (0.125, 0.25, 0.35, 0.5, 0.7, 1.0, 2.0)],
+    "dps": [(8 * z, "normalized") for z in (0.125, 0.25, 0.35, 0.5, 0.7, 1.0, 2.0, 2.8, 4.0)],
 }
 #: the protocol, as the report states it
 PROTOCOL = (
@@ -372,6 +373,13 @@ def tune_guidance(
                 log(f"superres tune: {m} sigma {sigma:g} zeta {z:g} ({sched}): {r['psnr']:.2f} dB")
             p, z, sched = max(scores, key=lambda s: s[0])
             best[(m, sigma)] = (z, sched)
+            if len(scores) > 2 and (z, sched) in (
+                (scores[0][1], scores[0][2]),
+                (scores[-1][1], scores[-1][2]),
+            ):
+                log(
+                    f"superres tune: warning: {m} sigma {sigma:g}: best zeta {z:g} at the edge of the grid"
+                )
     return best, rows
 
 
