@@ -232,3 +232,11 @@ def test_tuning_picks_the_best_step_and_warns_at_the_grid_edge(monkeypatch, peak
     )
     assert best[("indigo", 0.0)] == (peak, "normalized") and len(rows) == 4
     assert any("at the edge of the grid" in ln for ln in logs) is warned
+
+
+def test_the_ddim_eta_leaves_ddrm_at_the_protocols_eta(prior):
+
+    inn = INDigoINN(1, 4, steps=1, hidden=4, blocks=0)
+    ddrm = bs._resolver("ddrm", "average", prior, inn, 2, 0.0, "ddim", 0.0, {}, torch.device("cpu"))
+    ilvr = bs._resolver("ilvr", "average", prior, inn, 2, 0.0, "ddim", 0.0, {}, torch.device("cpu"))
+    assert ddrm.guided.eta == 0.85 and ilvr.describe()["eta"] == 0.0

@@ -191,6 +191,8 @@ def _resolver(
     from innverse.apps.superres import SuperResolver
 
     z = zeta.get((method, sigma))
+    if method == "ddrm":  # the benchmark's eta is DDIM's; DDRM keeps the protocol's eta = 0.85
+        eta = None
     return SuperResolver(
         method,
         4,
@@ -377,9 +379,7 @@ def tune_guidance(
                 (scores[0][1], scores[0][2]),
                 (scores[-1][1], scores[-1][2]),
             ):
-                log(
-                    f"superres tune: warning: {m} sigma {sigma:g}: best zeta {z:g} at the edge of the grid"
-                )
+                log(f"superres tune: warning: {m} sigma {sigma:g}: best zeta {z:g} at the edge of the grid")
     return best, rows
 
 
@@ -845,7 +845,12 @@ def add_superres_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParse
         default=DEFAULT_SAMPLER,
         help=f"steps the guided methods follow (default {DEFAULT_SAMPLER})",
     )
-    p.add_argument("--eta", type=float, metavar="E", help="DDIM eta (with --sampler ddim)")
+    p.add_argument(
+        "--eta",
+        type=float,
+        metavar="E",
+        help="DDIM eta of the guided methods and ILVR (with --sampler ddim); DDRM keeps its eta 0.85",
+    )
     p.add_argument(
         "--zeta", metavar="LIST", help="step sizes, e.g. indigo=1:normalized,dps=2 (default: tuned)"
     )
