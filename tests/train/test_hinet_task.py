@@ -126,15 +126,21 @@ def _grads(model: torch.nn.Module, total: torch.Tensor) -> list[torch.Tensor]:
     return [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in model.parameters()]
 
 
-def test_highpass_term_weights_gradients_and_recipe(data_root: Path):
+def _hiding_model_and_batch(t: HiNetTask) -> tuple[torch.nn.Module, dict]:
+    """A HiNet of ``t`` with small random weights (seed 0; it hides something) and batch 0 of 4."""
     from innverse.nn.testing import randomise_
+
+    torch.manual_seed(0)
+    model = t.build_model()
+    randomise_(model, std=0.05)
+    return model, t.batch(0, 4, (0, 1))
+
+
+def test_highpass_term_weights_gradients_and_recipe(data_root: Path):
     from innverse.train.tasks.hinet import highpass_mse
 
     t0, t1 = _task(data_root), _task(data_root, w_highpass=0.5)
-    torch.manual_seed(0)
-    model = t0.build_model()
-    randomise_(model, std=0.05)
-    batch = t0.batch(0, 4, (0, 1))
+    model, batch = _hiding_model_and_batch(t0)
     h, r, lo, stego8, _ = t0.losses(model, batch["cover"], batch["secrets"], batch["z"])
     old = 2 * h + 5 * r + lo  # the loss before the term existed
     g_old = _grads(model, old)
@@ -205,13 +211,8 @@ def test_engine_run_records_and_logs_the_highpass_term(data_root: Path, tmp_path
 
 # ------------------------------------------------------------------ the adversarial term (--w-adv)
 def test_adversarial_term_trains_the_detector_and_pushes_the_hider(data_root: Path):
-    from innverse.nn.testing import randomise_
-
     t0, t1 = _task(data_root), _task(data_root, w_adv=0.5)
-    torch.manual_seed(0)
-    model = t0.build_model()
-    randomise_(model, std=0.05)
-    batch = t0.batch(0, 4, (0, 1))
+    model, batch = _hiding_model_and_batch(t0)
     total0, parts0 = t0.loss(model, batch, 0)
     assert "adv_loss" not in parts0 and t0.state_dict() == {}
     rng = torch.get_rng_state()
