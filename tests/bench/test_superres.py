@@ -195,6 +195,17 @@ def test_runs_per_noise_level_merge_into_one_report(tmp_path, monkeypatch, prior
         (0.0, m) for m in ("ddrm", "bicubic", "ground truth")
     ]
     assert len(again["superseded"]) == 2 and "Rerun: ddrm" in (tmp_path / "z" / "superres.md").read_text()
+    assert sorted(p.name for p in (tmp_path / "z").glob("*.png")) == ["superres_average_s0.png"]
+    # two runs of one table with other methods: both figures are kept, the later one by its run folder
+    bs.run_superres_benchmark(
+        prior, "gaussian", "haar", tmp_path / "ilvr", methods=("ilvr",), sigmas=(0.0,),
+        images=2, steps=2, figure_images=1,
+    )  # fmt: skip
+    both = ["benchmark", "superres", "--merge", files[1], str(tmp_path / "ilvr" / "superres.json")]
+    assert main([*both, "--out", str(tmp_path / "w")]) == 0
+    pngs = sorted(p.name for p in (tmp_path / "w").glob("*.png"))
+    assert pngs == ["ilvr-superres_average_s0.png", "superres_average_s0.png"]
+    assert "ilvr-superres_average_s0.png" in (tmp_path / "w" / "superres.md").read_text()
     other = json.loads(open(files[1]).read())
     other["steps"] = 3
     (tmp_path / "other.json").write_text(json.dumps(other))

@@ -914,11 +914,15 @@ def _merge_files(files: Sequence[str], out: str, supersede: bool = False) -> int
     data = merge_superres(parts, supersede=supersede)
     folder = output_folder(out)
     text = render_superres_markdown(data)
-    figures = []
+    figures: list[Path] = []
+    sources: set[Path] = set()
     for f in data["figures"]:  # copied beside the merged report, when the files are there
         src = Path(f)
-        if src.is_file():
+        if src.is_file() and src.resolve() not in sources:
+            sources.add(src.resolve())
             dest = folder / src.name
+            if dest in figures:  # two runs drew the same table (other methods): keep both, by run folder
+                dest = folder / f"{src.parent.name}-{src.name}"
             if src.resolve() != dest.resolve():
                 shutil.copyfile(src, dest)
             figures.append(dest)
