@@ -206,6 +206,11 @@ def test_runs_per_noise_level_merge_into_one_report(tmp_path, monkeypatch, prior
     pngs = sorted(p.name for p in (tmp_path / "w").glob("*.png"))
     assert pngs == ["ilvr-superres_average_s0.png", "superres_average_s0.png"]
     assert "ilvr-superres_average_s0.png" in (tmp_path / "w" / "superres.md").read_text()
+    # a cell no run measured says so (it is not a refusal)
+    mixed = ["benchmark", "superres", "--merge", files[0], str(tmp_path / "ilvr" / "superres.json")]
+    assert main([*mixed, "--out", str(tmp_path / "v")]) == 0
+    summary = (tmp_path / "v" / "superres.md").read_text().split("### sigma_y")[0]
+    assert "not measured" in summary and "refused" not in summary
     other = json.loads(open(files[1]).read())
     other["steps"] = 3
     (tmp_path / "other.json").write_text(json.dumps(other))

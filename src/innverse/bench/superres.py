@@ -444,26 +444,29 @@ def render_superres_markdown(data: dict) -> str:
             for m in dict.fromkeys(r["method"] for r in recs if r["degradation"] == deg)
             if m != "ground truth"
         ]
+        sigmas = [s for s in data["sigmas"] if any(r["sigma"] == s and r["degradation"] == deg for r in recs)]
         for m in methods:
             row = [m]
-            for s in data["sigmas"]:
+            for s in sigmas:
                 r = next(
                     (r for r in recs if r["method"] == m and r["sigma"] == s and r["degradation"] == deg),
                     None,
                 )
-                row.append(
-                    "refused"
-                    if r is None or "refused" in r
-                    else f"{_fmt(r['psnr'], '.2f')} / {_fmt(r['ssim'], '.4f')}"
-                )
+                if r is None:  # a merged report: this cell was measured in none of the runs
+                    row.append("not measured")
+                else:
+                    cell = (
+                        f"{_fmt(r['psnr'], '.2f')} / {_fmt(r['ssim'], '.4f')}" if "refused" not in r else ""
+                    )
+                    row.append(cell or "refused")
             summary_rows.append(row)
         parts += [
             "PSNR (dB) / SSIM:",
             "",
-            markdown_table(["method", *(f"sigma_y = {s:g}" for s in data["sigmas"])], summary_rows),
+            markdown_table(["method", *(f"sigma_y = {s:g}" for s in sigmas)], summary_rows),
             "",
         ]
-        for s in data["sigmas"]:
+        for s in sigmas:
             parts += [f"### sigma_y = {s:g}", "", _table(recs, s, deg, fid_on), ""]
     if data.get("tuning"):
         parts += [
