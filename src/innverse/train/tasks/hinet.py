@@ -260,8 +260,9 @@ class HiNetTask(TrainTask):
     def _adversarial(self, cover: Tensor, stego8: Tensor) -> tuple[Tensor, Tensor]:
         """One step of the detector on ``(cover, stego8)``, then the hider's term against it:
         ``(adv_loss, steg_acc)``; the term carries gradient into ``stego8`` only."""
-        import torch.distributed as dist
         import torch.nn.functional as F
+
+        from innverse.train.distributed import all_reduce_sum, env_world
 
         net, opt = self._adversary(cover.device)
         n = cover.shape[0]
@@ -272,16 +273,16 @@ class HiNetTask(TrainTask):
             d_loss = F.binary_cross_entropy_with_logits(logits, y)
             opt.zero_grad(set_to_none=True)
             d_loss.backward()
-            if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+            world = env_world()
+            if world.enabled:
                 for p in net.parameters():  # every rank keeps the same detector
                     if p.grad is not None:
-                        dist.all_reduce(p.grad)
-                        p.grad /= dist.get_world_size()
+                        all_reduce_sum(p.grad, world).div_(world.world_size)
             opt.step()
             acc = ((logits.detach() > 0).float() == y).float().mean()
             for p in net.parameters():
                 p.requires_grad_(False)
-            try:
+            try:  # covers again: in train mode the BatchNorm statistics are those of a mixed batch
                 adv = F.softplus(net(torch.cat([cover, stego8]).float())[n:]).mean()
             finally:
                 for p in net.parameters():
